@@ -1,0 +1,40 @@
+"""The gateway interface: what the middleware asks of an execution engine.
+
+A gateway validates registrations and runs invocations. ``invoke`` takes an
+``Invocation`` and a ``CodeSource`` (how to fetch storlet and dependency
+objects from Swift; provided by the middleware so that gateways never import
+Swift) and returns a ``StorletResult`` or raises a ``StorletError``.
+"""
+from storlets.gateway import registration
+
+
+class CodeSource:
+    """Fetches code objects for a gateway. Implemented by the middleware."""
+
+    def fetch(self, account, container_kind, name):
+        """Return ``(headers, iterator of bytes)`` of a code object.
+
+        ``container_kind`` is ``'storlet'`` or ``'dependency'``. Raises
+        ``StorletCodeError`` when the object cannot be read.
+        """
+        raise NotImplementedError
+
+
+class Gateway:
+    """Base class; subclasses implement ``invoke``."""
+
+    def __init__(self, conf=None, logger=None):
+        self.conf = conf or {}
+        self.logger = logger
+
+    def validate_storlet_registration(self, name, params):
+        registration.validate_storlet(name, params)
+
+    def validate_dependency_registration(self, name, params):
+        registration.validate_dependency(name, params)
+
+    def invoke(self, invocation, code_source):
+        raise NotImplementedError
+
+    def close(self):
+        """Release resources held across requests (clients, sockets)."""

@@ -1,0 +1,225 @@
+"""One storlet call over a daemon connection: descriptors in, output out.
+
+``execute`` sends EXECUTE (see ``storlets.sbus``) with the invocation's
+descriptors, waits (green, bounded by ``timeout``) for the output metadata
+and the first output byte, and returns a ``StorletResult`` whose body is an
+``OutputStream``. The stream reads the output pipe with non-blocking I/O, so a
+slow storlet never blocks the server's other requests; after the last byte it
+reads the daemon's verdict and raises if the storlet failed, so a failure
+after the first byte aborts the response instead of ending it cleanly.
+"""
+import fcntl
+import json
+import os
+import tempfile
+
+import eventlet
+from eventlet.hubs import trampoline
+
+from storlets.errors import StorletRuntimeError, StorletTimeout
+from storlets.gateway.invocation import StorletResult
+from storlets.sbus import channel
+from storlets.sbus.protocol import ProtocolError
+
+CHUNK_SIZE = 65536
+#: Output metadata larger than this is refused (Swift's own limits are far
+#: smaller; this only bounds memory).
+MAX_METADATA_SIZE = 4 * 1024 * 1024
+#: Bytes of a storlet's log kept for the caller.
+MAX_LOG_SIZE = 1024 * 1024
+_F_SETPIPE_SZ = 1031
+_PIPE_SIZE = 1024 * 1024
+
+
+def _pipe():
+    r, w = os.pipe2(os.O_CLOEXEC)
+    try:
+        fcntl.fcntl(w, _F_SETPIPE_SZ, _PIPE_SIZE)
+    except OSError:
+        pass  # above /proc/sys/fs/pipe-max-size: keep the default
+    return r, w
+
+
+def _timeout(what, seconds):
+    return StorletTimeout('Storlet %s timed out after %ss' % (what, seconds))
+
+
+def _read_some(fd, timeout, what):
+    """Read up to CHUNK_SIZE bytes from a non-blocking fd, waiting greenly."""
+    while True:
+        try:
+            return os.read(fd, CHUNK_SIZE)
+        except BlockingIOError:
+            trampoline(fd, read=True, timeout=timeout,
+                       timeout_exc=_timeout(what, timeout))
+
+
+def _feed(fd, body, timeout):
+    """Write an iterator into a pipe (green); close the pipe at the end."""
+    try:
+        for chunk in body:
+            view = memoryview(chunk)
+            while view:
+                try:
+                    view = view[os.write(fd, view):]
+                except BlockingIOError:
+                    trampoline(fd, write=True, timeout=timeout,
+                               timeout_exc=_timeout('input', timeout))
+    except (BrokenPipeError, StorletTimeout):
+        pass  # the storlet stopped reading; its verdict says whether it cared
+    finally:
+        os.close(fd)
+        close = getattr(body, 'close', None)
+        if close:
+            close()
+
+
+def _verdict(conn, timeout):
+    """The daemon's final message: None if the storlet succeeded."""
+    try:
+        reply, fds = channel.recv_message(
+            conn, channel.deadline_after(timeout))
+    except TimeoutError:
+        raise _timeout('completion', timeout)
+    except ProtocolError as err:
+        return 'Storlet daemon connection failed: %s' % err
+    channel.close_all(fds)
+    if reply.get('ok'):
+        return None
+    return str(reply.get('error') or 'Storlet execution failed')
+
+
+class OutputStream:
+    """Iterator over the storlet's output; ``close()`` ends the call."""
+
+    def __init__(self, conn, out_fd, log_file, feeders, timeout, first,
+                 on_log=None):
+        self._conn = conn
+        self._fd = out_fd
+        self._log = log_file
+        self._feeders = feeders
+        self._timeout = timeout
+        self._pending = first
+        self._on_log = on_log
+        self._done = False
+        self.bytes_out = 0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if self._done:
+            raise StopIteration
+        if self._pending is not None:
+            data, self._pending = self._pending, None
+        else:
+            data = _read_some(self._fd, self._timeout, 'output')
+        if data:
+            self.bytes_out += len(data)
+            return data
+        self._done = True
+        error = _verdict(self._conn, self._timeout)
+        if error:
+            raise StorletRuntimeError(error)
+        raise StopIteration
+
+    def log_bytes(self):
+        self._log.seek(0)
+        return self._log.read(MAX_LOG_SIZE)
+
+    def close(self):
+        if self._fd is None:
+            return
+        for feeder in self._feeders:
+            feeder.kill()
+        os.close(self._fd)
+        self._fd = None
+        # Closing the connection before the verdict tells the daemon to kill
+        # the storlet's process group.
+        self._conn.close()
+        if self._on_log:
+            self._on_log(self.log_bytes())
+        self._log.close()
+
+
+def execute(daemon_socket, invocation, execution_path, timeout):
+    """Run ``invocation`` on the daemon at ``daemon_socket``.
+
+    Raises ``OSError`` if nobody listens there (the caller starts the
+    daemon and retries), ``StorletTimeout`` / ``StorletRuntimeError`` if the
+    storlet fails before its first output byte.
+    """
+    deadline = channel.deadline_after(timeout)
+    conn = channel.connect(daemon_socket, deadline)
+    local, remote, feeders = [], [], []
+    log_file = tempfile.TemporaryFile()
+    try:
+        out_r, out_w = _pipe()
+        md_r, md_w = _pipe()
+        local += [out_r, md_r]
+        remote += [out_w, md_w]
+        input_fds, described, bodies = [], [], []
+        for inp in invocation.inputs:
+            if inp.fd is not None:
+                fd = inp.fd
+                inp.fd = None   # ours now
+            else:
+                fd, w = _pipe()
+                os.set_blocking(w, False)
+                bodies.append((w, inp.body))
+                local.append(w)
+            remote.append(fd)
+            input_fds.append(fd)
+            described.append({'metadata': inp.metadata,
+                              'start': inp.start, 'end': inp.end})
+        params = dict(invocation.params)
+        params['storlet_execution_path'] = execution_path
+        fds = [input_fds[0], out_w, md_w, log_file.fileno()] + input_fds[1:]
+        roles = ['input', 'output', 'metadata', 'log'] + \
+            ['input'] * (len(input_fds) - 1)
+        channel.send_message(conn, {
+            'cmd': 'execute', 'params': params, 'inputs': described,
+            'fds': roles}, fds, deadline)
+        channel.close_all(remote)
+        remote = []
+        for w, body in bodies:
+            local.remove(w)
+            feeders.append(eventlet.spawn(_feed, w, body, timeout))
+        os.set_blocking(md_r, False)
+        os.set_blocking(out_r, False)
+        metadata = _read_metadata(conn, md_r, timeout)
+        first = _read_some(out_r, timeout, 'first output byte')
+    except BaseException:
+        channel.close_all(remote + local)
+        for feeder in feeders:
+            feeder.kill()
+        conn.close()
+        log_file.close()
+        raise
+    os.close(md_r)
+    stream = OutputStream(conn, out_r, log_file, feeders, timeout, first,
+                          invocation.on_log)
+    return StorletResult(metadata, stream)
+
+
+def _read_metadata(conn, md_fd, timeout):
+    chunks, size = [], 0
+    while True:
+        data = _read_some(md_fd, timeout, 'metadata')
+        if not data:
+            break
+        size += len(data)
+        if size > MAX_METADATA_SIZE:
+            raise StorletRuntimeError('Storlet metadata is too large')
+        chunks.append(data)
+    if not chunks:
+        error = _verdict(conn, timeout)
+        raise StorletRuntimeError(
+            error or 'Storlet ended without sending metadata')
+    try:
+        metadata = json.loads(b''.join(chunks).decode('utf-8'))
+    except ValueError:
+        raise StorletRuntimeError('Storlet sent invalid metadata')
+    if not isinstance(metadata, dict):
+        raise StorletRuntimeError('Storlet metadata is not a JSON object')
+    return {str(k): str(v) for k, v in metadata.items()}

@@ -1,0 +1,88 @@
+"""Object-server side: run a storlet next to the data.
+
+For a GET carrying ``X-Run-Storlet`` (and the storlet metadata the proxy
+attached), the object server's own response is obtained first, so Swift
+does every check (existence, conditionals, expiry). Its open data file is then
+handed to the sandbox as a descriptor: the object's bytes never pass through
+this process. The handler declines (returns the raw object, unmarked) when
+the storlet must run on the proxy: SLO manifests, symlinks, EC fragments,
+multi-range requests, extra resources or an explicit run-on-proxy request.
+"""
+import os
+
+from swift.common.http import is_success
+from swift.common.swob import HTTPMethodNotAllowed, HTTPRequestedRangeNotSatisfiable
+
+from storlets.errors import StorletError, StorletTimeout
+from storlets.gateway.invocation import Invocation, StorletInput, StorletRef
+from storlets.middleware import request as parse
+from storlets.middleware.response import apply_result, mark_failure
+
+DECLINE_RESPONSE_HEADERS = ('X-Static-Large-Object',
+                            'X-Object-Sysmeta-Symlink-Target',
+                            'X-Object-Sysmeta-Ec-Frag-Index')
+
+
+def data_file_descriptor(app_iter):
+    """A new descriptor for the object file behind a DiskFile reader.
+
+    Swift's ``DiskFileReader`` keeps its open data file in ``_fp``; there is
+    no public accessor. Returns None for any other body (then the storlet
+    runs on the proxy instead).
+    """
+    fp = getattr(app_iter, '_fp', None)
+    if fp is None or not hasattr(fp, 'fileno'):
+        return None
+    return os.dup(fp.fileno())
+
+
+class ObjectHandler:
+
+    def __init__(self, app, config, gateway, code_source, logger):
+        self.app = app
+        self.config = config
+        self.gateway = gateway
+        self.code_source = code_source
+        self.logger = logger
+
+    def declines(self, req):
+        """True when the request says the storlet belongs on the proxy."""
+        return (self.config.storlet_execute_on_proxy_only
+                or parse.check_run_on_proxy(req.headers)
+                or 'X-Storlet-Extra-Resources' in req.headers)
+
+    def handle(self, req, account, storlet_name):
+        if req.method != 'GET':
+            return HTTPMethodNotAllowed(request=req)
+        if 'Range' in req.headers and 'X-Storlet-Range' not in req.headers:
+            return HTTPRequestedRangeNotSatisfiable(
+                body='Storlet execution with range header is not supported',
+                content_type='text/plain')
+        if self.declines(req):
+            return req.get_response(self.app)
+        params = parse.parse_parameters(req.params, req.headers)
+        resp = req.get_response(self.app)
+        if not is_success(resp.status_int) or any(
+                h in resp.headers for h in DECLINE_RESPONSE_HEADERS):
+            return resp
+        fd = data_file_descriptor(resp.app_iter)
+        if fd is None:
+            return resp
+        resp.app_iter.close()
+        storlet = StorletRef.from_headers(storlet_name, req.headers)
+        invocation = Invocation(
+            account=account, storlet=storlet, params=params,
+            inputs=[StorletInput(parse.user_metadata(resp.headers), fd=fd)])
+        try:
+            result = self.gateway.invoke(invocation, self.code_source)
+        except StorletTimeout as err:
+            self.logger.warning('storlet %s timed out: %s', storlet_name, err)
+            return mark_failure(resp, 'timeout')
+        except StorletError as err:
+            self.logger.warning('storlet %s failed: %s', storlet_name, err)
+            return mark_failure(resp, 'failed')
+        finally:
+            for inp in invocation.inputs:
+                if inp.fd is not None:   # not consumed by the gateway
+                    os.close(inp.fd)
+        return apply_result(resp, result, 'object')
