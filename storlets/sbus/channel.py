@@ -1,14 +1,16 @@
 """Send and receive SBus frames, with descriptors, over a Unix stream socket.
 
 The socket is used in non-blocking mode and every wait goes through
-``select.select``; in a Swift server (where eventlet has patched ``select`` and
-``socket``) that wait is green, so one slow peer never blocks other requests.
+``selectors``; in a Swift server (where eventlet has patched ``select``,
+``selectors`` and ``socket``) that wait is green, so one slow peer never blocks
+other requests.
 Every call takes an absolute ``deadline`` (``time.monotonic()`` based, or
 None for no limit) and raises ``TimeoutError`` past it.
 """
 import array
+import errno
 import os
-import select
+import selectors
 import socket
 import time
 
@@ -30,10 +32,17 @@ def _wait(sock, deadline, write=False):
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise TimeoutError('SBus peer did not answer in time')
-    rlist, wlist = ([], [sock]) if write else ([sock], [])
-    ready = select.select(rlist, wlist, [], remaining)
-    if not any(ready):
-        raise TimeoutError('SBus peer did not answer in time')
+    with selectors.DefaultSelector() as selector:
+        selector.register(sock, selectors.EVENT_WRITE if write
+                          else selectors.EVENT_READ)
+        if not selector.select(remaining):
+            raise TimeoutError('SBus peer did not answer in time')
+
+
+def _wait_a_little(deadline):
+    if deadline is not None and time.monotonic() >= deadline:
+        raise TimeoutError('SBus peer is too busy to accept a connection')
+    time.sleep(0.005)
 
 
 def connect(path, deadline=None):
@@ -44,13 +53,15 @@ def connect(path, deadline=None):
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.setblocking(False)
-        try:
-            sock.connect(path)
-        except BlockingIOError:
-            _wait(sock, deadline, write=True)
-            err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-            if err:
+        while True:
+            # On a Unix socket EAGAIN means "backlog full, try again", not
+            # "in progress": retry until the deadline.
+            err = sock.connect_ex(path)
+            if err == 0:
+                break
+            if err != errno.EAGAIN:
                 raise OSError(err, os.strerror(err), path)
+            _wait_a_little(deadline)
     except BaseException:
         sock.close()
         raise
