@@ -1,0 +1,653 @@
+#!/usr/bin/env bash
+# Storlets all-in-one: Swift + the storlets filter + the Docker sandbox on one host.
+#
+#   devstack/aio.sh up       install, configure and (re)start everything, run a storlet
+#   devstack/aio.sh test     up (quietly), then pytest tests/unit tests/functional [ARGS]
+#   devstack/aio.sh down     stop what `up` started (by pid), remove sandbox containers
+#   devstack/aio.sh status   what runs, by pid
+#
+# Run as root on Debian 12. Proxy: http://127.0.0.1:8080 (tempauth test:tester/testing).
+# Configs in /etc/swift, data in /srv/storlets-aio, logs in /var/log/storlets-aio,
+# pid files in /var/run/storlets-aio, venv in /opt/storlets/venv.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_ROOT=$(cd "$HERE/.." && pwd)
+# shellcheck source=devstack/lib/common.sh
+. "$HERE/lib/common.sh"
+# shellcheck source=devstack/lib/swift.sh
+. "$HERE/lib/swift.sh"
+
+# Bump to force a venv reinstall on every machine.
+AIO_VERSION=1
+
+VENV=/opt/storlets/venv
+RUN_DIR=/var/run/storlets-aio
+LOG_DIR=$AIO_LOG_DIR
+CACHE_DIR=/var/cache/storlets-aio
+DATA_ROOT=/srv/storlets-aio/node
+SWIFT_DIR=/etc/swift
+GATEWAY_CONF=$SWIFT_DIR/storlet-docker-gateway.conf
+INTERNAL_CLIENT_CONF=$SWIFT_DIR/internal-client.conf
+HOST_ROOT=/var/lib/storlets
+PROXY_URL=http://127.0.0.1:8080
+AUTH_URL=$PROXY_URL/auth/v1.0
+AIO_USER=test:tester
+AIO_KEY=testing
+SAMPLE_STORLET=${STORLETS_AIO_SAMPLE_STORLET:-$REPO_ROOT/tests/functional/storlets/identity.py}
+
+APT_PACKAGES=(docker.io debootstrap memcached python3 python3-venv curl ca-certificates
+    debian-archive-keyring gpgv wget util-linux)
+PIP_PACKAGES=(swift python-swiftclient pytest)
+
+# name|program|config|port, in start order.
+SERVERS=(
+    "account-server|swift-account-server|$SWIFT_DIR/account-server.conf|6212"
+    "container-server|swift-container-server|$SWIFT_DIR/container-server.conf|6211"
+    "object-server-1|swift-object-server|$SWIFT_DIR/object-server/1.conf|6210"
+    "object-server-2|swift-object-server|$SWIFT_DIR/object-server/2.conf|6220"
+    "object-server-3|swift-object-server|$SWIFT_DIR/object-server/3.conf|6230"
+    "proxy-server|swift-proxy-server|$SWIFT_DIR/proxy-server.conf|8080"
+)
+
+usage() {
+    cat <<'USAGE'
+usage: devstack/aio.sh up|test [PYTEST ARGS...]|down|status
+
+  up      install packages and the venv, build/reuse the sandbox image, write Swift
+          configs and rings, (re)start the servers, then run a sample storlet
+  test    up (quietly), then run the unit and functional tests with pytest;
+          extra arguments go to pytest (test paths among them replace the defaults)
+  down    stop the servers, memcached and dockerd if this script started them,
+          remove storlet sandbox containers; data and images stay
+  status  show what runs, by pid
+USAGE
+}
+
+# ---------------------------------------------------------------- processes
+
+pidfile() { printf '%s/%s.pid\n' "$RUN_DIR" "$1"; }
+
+# running_pid NAME PATTERN: print the pid from NAME's pid file if that process
+# is alive and its command line contains PATTERN; else fail.
+running_pid() {
+    local file pid
+    file=$(pidfile "$1")
+    [[ -s $file ]] || return 1
+    pid=$(<"$file")
+    [[ $pid =~ ^[0-9]+$ ]] || return 1
+    [[ -r /proc/$pid/cmdline ]] || return 1
+    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$2" || return 1
+    printf '%s\n' "$pid"
+}
+
+# start_daemon NAME LOGFILE CMD...: start CMD in its own session, detached,
+# output appended to LOGFILE; its pid goes to NAME's pid file.
+start_daemon() {
+    local name=$1 logfile=$2 file
+    shift 2
+    file=$(pidfile "$name")
+    rm -f "$file"
+    if [[ -f $logfile ]] && (($(stat -c %s "$logfile") > 50 * 1024 * 1024)); then
+        mv -f "$logfile" "$logfile.1"
+    fi
+    printf '==== %s: starting %s\n' "$(date '+%F %T')" "$*" >>"$logfile"
+    # The lock fd (9) must not leak into daemons, or they would hold the lock.
+    # shellcheck disable=SC2016  # $$ and $@ are for the inner shell
+    setsid bash -c 'echo $$ >"$0.tmp" && mv "$0.tmp" "$0" && exec "$@"' "$file" "$@" \
+        >>"$logfile" 2>&1 </dev/null 9>&- &
+    local i
+    for ((i = 0; i < 50; i++)); do
+        [[ -s $file ]] && return 0
+        sleep 0.1
+    done
+    die "$name did not start (no pid file $file); see $logfile"
+}
+
+# stop_daemons TIMEOUT NAME=PATTERN...: SIGTERM each recorded pid (all at
+# once), wait until each process group is gone, SIGKILL the group of any still
+# there after TIMEOUT seconds (each daemon leads its own session); remove the
+# pid files.
+stop_daemons() {
+    local timeout=$1 spec name pid i
+    shift
+    local pids=()
+    for spec in "$@"; do
+        name=${spec%%=*}
+        if pid=$(running_pid "$name" "${spec#*=}"); then
+            log "  stopping $name (pid $pid)"
+            kill -TERM "$pid" 2>/dev/null || true
+            pids+=("$pid")
+        fi
+    done
+    for pid in "${pids[@]}"; do
+        for ((i = 0; i < timeout * 10; i++)); do
+            kill -0 -- "-$pid" 2>/dev/null || kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        if kill -0 -- "-$pid" 2>/dev/null || kill -0 "$pid" 2>/dev/null; then
+            warn "pid $pid did not stop in ${timeout}s; killing its process group"
+            kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+            sleep 0.5
+        fi
+    done
+    for spec in "$@"; do
+        rm -f "$(pidfile "${spec%%=*}")"
+    done
+}
+
+port_open() { timeout 2 bash -c ">/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
+
+acquire_lock() {
+    mkdir -p "$RUN_DIR"
+    exec 9>"$RUN_DIR/aio.lock"
+    if ! flock -n 9; then
+        log "another devstack/aio.sh is running; waiting for it (up to 30 min)..."
+        flock -w 1800 9 || die "timed out waiting for the other devstack/aio.sh"
+    fi
+}
+
+# ---------------------------------------------------------------- install
+
+ensure_packages() {
+    local pkgs=("${APT_PACKAGES[@]}") missing=() p
+    # Docker needs apparmor_parser when the kernel enforces AppArmor.
+    if [[ $(cat /sys/module/apparmor/parameters/enabled 2>/dev/null || true) == Y ]]; then
+        pkgs+=(apparmor)
+    fi
+    for p in "${pkgs[@]}"; do
+        if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+            missing+=("$p")
+        fi
+    done
+    if ((${#missing[@]} == 0)); then
+        log "apt packages present (${pkgs[*]})"
+        return
+    fi
+    log "installing apt packages: ${missing[*]} (~1-3 min)..."
+    export DEBIAN_FRONTEND=noninteractive
+    # Wait for the dpkg lock rather than fail (fresh VMs run unattended-upgrades).
+    local wait_lock=(-o DPkg::Lock::Timeout=600)
+    run_long "$LOG_DIR/apt.log" "apt-get update" apt-get "${wait_lock[@]}" update
+    run_long "$LOG_DIR/apt.log" "apt-get install" \
+        apt-get "${wait_lock[@]}" install -y --no-install-recommends "${missing[@]}"
+}
+
+venv_stamp() {
+    local f
+    {
+        printf 'aio=%s\nrepo=%s\npip=%s\n' "$AIO_VERSION" "$REPO_ROOT" "${PIP_PACKAGES[*]}"
+        "$VENV/bin/python" -c 'import sys; print(sys.version)'
+        for f in setup.cfg setup.py pyproject.toml; do
+            if [[ -f $REPO_ROOT/$f ]]; then
+                printf '%s ' "$f"
+                sha256sum <"$REPO_ROOT/$f"
+            fi
+        done
+    } | sha256sum | cut -d' ' -f1
+}
+
+ensure_venv() {
+    if ! "$VENV/bin/python" -c 'import sys' >/dev/null 2>&1; then
+        log "creating the venv $VENV"
+        rm -rf "$VENV"
+        mkdir -p "$(dirname "$VENV")"
+        /usr/bin/python3 -m venv "$VENV"
+    fi
+    local stamp_file=$VENV/.storlets-aio-stamp stamp
+    stamp=$(venv_stamp)
+    if [[ -f $stamp_file && $(<"$stamp_file") == "$stamp" ]]; then
+        log "venv $VENV is up to date"
+    else
+        local args=("${PIP_PACKAGES[@]}")
+        if [[ -f $REPO_ROOT/setup.cfg || -f $REPO_ROOT/pyproject.toml || -f $REPO_ROOT/setup.py ]]; then
+            args+=(-e "$REPO_ROOT")
+        else
+            warn "no setup.cfg in $REPO_ROOT: the storlets package is not installed"
+        fi
+        log "installing into $VENV: ${args[*]} (~1 min)..."
+        rm -f "$stamp_file"
+        run_long "$LOG_DIR/pip.log" "pip install" \
+            "$VENV/bin/python" -m pip install --disable-pip-version-check --no-input "${args[@]}"
+        printf '%s\n' "$stamp" >"$stamp_file"
+    fi
+    # Fail early and clearly if the paste entry point the configs use is missing.
+    if ! "$VENV/bin/python" - <<'EOF'; then
+import sys
+from importlib.metadata import entry_points
+eps = entry_points(group="paste.filter_factory")
+sys.exit(0 if any(ep.name == "storlet_handler" and ep.dist and ep.dist.name == "storlets"
+                  for ep in eps) else 1)
+EOF
+        die "the venv has no paste filter 'egg:storlets#storlet_handler' (is the storlets package's setup.cfg complete?); the Swift servers cannot load their pipelines"
+    fi
+}
+
+ensure_docker() {
+    local pid
+    if timeout 20 docker info >/dev/null 2>&1; then
+        if pid=$(running_pid dockerd dockerd); then
+            log "dockerd is running (started by aio.sh, pid $pid)"
+        elif [[ -f $RUN_DIR/dockerd.systemd ]]; then
+            log "dockerd is running (started by aio.sh through systemd)"
+        else
+            log "dockerd is running (not started by aio.sh; leaving it alone)"
+        fi
+        return
+    fi
+    rm -f "$(pidfile dockerd)"
+    if [[ -d /run/systemd/system ]] && systemctl cat docker.service >/dev/null 2>&1; then
+        log "starting dockerd (systemctl start docker)"
+        systemctl start docker
+        touch "$RUN_DIR/dockerd.systemd"
+    else
+        log "starting dockerd (log: $LOG_DIR/dockerd.log)"
+        start_daemon dockerd "$LOG_DIR/dockerd.log" dockerd
+    fi
+    local i
+    for ((i = 0; i < 60; i++)); do
+        timeout 5 docker info >/dev/null 2>&1 && {
+            log "  dockerd is up"
+            return
+        }
+        if [[ -s $(pidfile dockerd) ]] && ! running_pid dockerd dockerd >/dev/null; then
+            show_tail "$LOG_DIR/dockerd.log" 30
+            die "dockerd exited"
+        fi
+        sleep 1
+    done
+    show_tail "$LOG_DIR/dockerd.log" 30
+    die "dockerd did not answer within 60s"
+}
+
+ensure_memcached() {
+    local pid
+    if port_open 11211; then
+        if pid=$(running_pid memcached memcached); then
+            log "memcached is running on 127.0.0.1:11211 (started by aio.sh, pid $pid)"
+        else
+            log "memcached is running on 127.0.0.1:11211 (not started by aio.sh)"
+        fi
+        return
+    fi
+    local user=memcache
+    id -u "$user" >/dev/null 2>&1 || user=nobody
+    log "starting memcached on 127.0.0.1:11211 (log: $LOG_DIR/memcached.log)"
+    start_daemon memcached "$LOG_DIR/memcached.log" \
+        memcached -u "$user" -l 127.0.0.1 -p 11211 -m 64 -U 0
+    local i
+    for ((i = 0; i < 50; i++)); do
+        port_open 11211 && return
+        sleep 0.2
+    done
+    show_tail "$LOG_DIR/memcached.log" 20
+    die "memcached did not start"
+}
+
+prepare_dirs() {
+    local dev
+    mkdir -p "$RUN_DIR" "$LOG_DIR" "$CACHE_DIR/recon" "$HOST_ROOT" "$SWIFT_DIR/object-server"
+    while read -r dev; do
+        mkdir -p "$DATA_ROOT/$dev"
+    done < <(ring_devices)
+    if ! "$VENV/bin/python" - "$DATA_ROOT" <<'EOF'; then
+import os, sys, tempfile
+fd, path = tempfile.mkstemp(dir=sys.argv[1], prefix=".xattr-check-")
+os.close(fd)
+try:
+    os.setxattr(path, "user.test", b"1")
+    ok = os.getxattr(path, "user.test") == b"1"
+except OSError as err:
+    print("xattr check failed: %s" % err, file=sys.stderr)
+    ok = False
+finally:
+    os.unlink(path)
+sys.exit(0 if ok else 1)
+EOF
+        die "the filesystem holding $DATA_ROOT does not support user extended attributes (user.* xattrs), which Swift needs to store objects; use ext4/xfs (mounted with user_xattr) for /srv"
+    fi
+    log "data dirs under $DATA_ROOT support user xattrs"
+}
+
+# ---------------------------------------------------------------- swift
+
+write_configs() {
+    local image=$1 entry name prog conf port
+    log "writing Swift configs in $SWIFT_DIR"
+    swift_conf | write_if_changed "$SWIFT_DIR/swift.conf"
+    proxy_server_conf | write_if_changed "$SWIFT_DIR/proxy-server.conf"
+    account_server_conf | write_if_changed "$SWIFT_DIR/account-server.conf"
+    container_server_conf | write_if_changed "$SWIFT_DIR/container-server.conf"
+    for entry in "${SERVERS[@]}"; do
+        IFS='|' read -r name prog conf port <<<"$entry"
+        if [[ $prog == swift-object-server ]]; then
+            object_server_conf "$name" "$port" | write_if_changed "$conf"
+        fi
+    done
+    internal_client_conf | write_if_changed "$INTERNAL_CLIENT_CONF"
+    gateway_conf "$image" | write_if_changed "$GATEWAY_CONF"
+}
+
+build_rings() {
+    local stamp_file=$SWIFT_DIR/.storlets-aio-rings.stamp stamp ring replicas devs dev rc
+    stamp=$(ring_spec | sha16)
+    if [[ -f $stamp_file && $(<"$stamp_file") == "$stamp" && -f $SWIFT_DIR/object.ring.gz &&
+        -f $SWIFT_DIR/container.ring.gz && -f $SWIFT_DIR/account.ring.gz ]]; then
+        log "rings are up to date"
+        return
+    fi
+    log "building rings (object: 3 replicas on ports 6210/6220/6230; container 6211; account 6212)"
+    rm -f "$stamp_file"
+    while read -r ring replicas devs; do
+        (
+            cd "$SWIFT_DIR"
+            rm -f "$ring.builder" "$ring.ring.gz"
+            "$VENV/bin/swift-ring-builder" "$ring.builder" create 10 "$replicas" 1 >/dev/null
+            for dev in $devs; do
+                "$VENV/bin/swift-ring-builder" "$ring.builder" add "$dev" 100 >/dev/null
+            done
+            rc=0
+            "$VENV/bin/swift-ring-builder" "$ring.builder" rebalance --seed 1 >/dev/null || rc=$?
+            # 1 = rebalanced with warnings
+            ((rc <= 1)) || die "swift-ring-builder $ring.builder rebalance failed (exit $rc)"
+        )
+    done < <(ring_spec)
+    printf '%s\n' "$stamp" >"$stamp_file"
+}
+
+stop_swift() {
+    local entry name prog conf port specs=()
+    for entry in "${SERVERS[@]}"; do
+        IFS='|' read -r name prog conf port <<<"$entry"
+        specs+=("$name=$conf")
+    done
+    stop_daemons 15 "${specs[@]}"
+}
+
+# health_ok PORT: the server answers its healthcheck.
+health_ok() { curl -fsS -m 2 "http://127.0.0.1:$1/healthcheck" 2>/dev/null | grep -q OK; }
+
+restart_swift() {
+    local entry name prog conf port
+    log "(re)starting Swift servers"
+    stop_swift
+    for entry in "${SERVERS[@]}"; do
+        IFS='|' read -r name prog conf port <<<"$entry"
+        if port_open "$port"; then
+            die "port $port (for $name) is in use by a process aio.sh did not start; stop it first"
+        fi
+    done
+    for entry in "${SERVERS[@]}"; do
+        IFS='|' read -r name prog conf port <<<"$entry"
+        start_daemon "$name" "$LOG_DIR/$name.log" "$VENV/bin/$prog" "$conf" -v
+    done
+    local deadline=$((SECONDS + 90)) pending
+    for entry in "${SERVERS[@]}"; do
+        IFS='|' read -r name prog conf port <<<"$entry"
+        pending=1
+        while ((SECONDS < deadline)); do
+            if health_ok "$port"; then
+                pending=0
+                break
+            fi
+            if ! running_pid "$name" "$conf" >/dev/null; then
+                show_tail "$LOG_DIR/$name.log" 40
+                die "$name exited during start-up (log: $LOG_DIR/$name.log)"
+            fi
+            sleep 0.3
+        done
+        if ((pending)); then
+            show_tail "$LOG_DIR/$name.log" 40
+            die "$name did not answer http://127.0.0.1:$port/healthcheck in time"
+        fi
+        log "  $name is up on 127.0.0.1:$port (pid $(running_pid "$name" "$conf"))"
+    done
+}
+
+# ---------------------------------------------------------------- demo
+
+swift_cli() {
+    "$VENV/bin/swift" -A "$AUTH_URL" -U "$AIO_USER" -K "$AIO_KEY" "$@"
+}
+
+show_server_logs() {
+    local entry name prog conf port
+    for entry in "${SERVERS[@]}"; do
+        IFS='|' read -r name prog conf port <<<"$entry"
+        case $name in proxy-server | object-server-*) show_tail "$LOG_DIR/$name.log" 25 ;; esac
+    done
+    local id
+    for id in $(docker ps -aq --filter label=managed_by=storlets 2>/dev/null || true); do
+        printf '[aio] ---- sandbox container %s (last 20 lines of docker logs) ----\n' \
+            "$(docker ps -a --filter "id=$id" --format '{{.Names}} {{.Image}} {{.Status}}')" >&2
+        docker logs --tail 20 "$id" 2>&1 | sed 's/^/    /' >&2 || true
+    done
+}
+
+# Sandbox containers of another image (older agent code) or not running are
+# removed, so the next invocation starts a fresh one from the current image.
+remove_stale_sandboxes() {
+    local image=$1 id img state
+    while read -r id img state; do
+        [[ -n $id ]] || continue
+        if [[ $img != "$image" || $state != running ]]; then
+            log "  removing sandbox container $id ($img, $state)"
+            docker rm -f "$id" >/dev/null || true
+        fi
+    done < <(docker ps -a --filter label=managed_by=storlets --format '{{.ID}} {{.Image}} {{.State}}')
+}
+
+# swift_step DESCRIPTION SWIFT-ARGS...: a swift CLI call that must succeed.
+swift_step() {
+    local desc=$1 out rc=0
+    shift
+    out=$(swift_cli "$@" 2>&1) || rc=$?
+    if ((rc != 0)); then
+        printf '%s\n' "$out" | sed 's/^/    /' >&2
+        show_server_logs
+        die "$desc failed (swift $*)"
+    fi
+}
+
+setup_account_and_demo() {
+    [[ -f $SAMPLE_STORLET ]] ||
+        die "sample storlet $SAMPLE_STORLET is missing (set STORLETS_AIO_SAMPLE_STORLET to another file)"
+    log "enabling storlets on AUTH_test and creating containers storlet, dependency, storletlog"
+    swift_step "enabling storlets on the account" post -H 'X-Account-Meta-Storlet-Enabled: True'
+    local c
+    for c in storlet dependency storletlog mycontainer; do
+        swift_step "creating container $c" post "$c"
+    done
+    log "uploading the sample storlet identity.py"
+    swift_step "uploading storlet identity.py" upload storlet "$SAMPLE_STORLET" \
+        --object-name identity.py \
+        -H 'X-Object-Meta-Storlet-Language: Python' \
+        -H 'X-Object-Meta-Storlet-Interface-Version: 1.0' \
+        -H 'X-Object-Meta-Storlet-Object-Metadata: no' \
+        -H 'X-Object-Meta-Storlet-Main: identity.IdentityStorlet'
+    local tmp expected
+    tmp=$(mktemp /tmp/storlets-aio-object.XXXXXX)
+    expected='Hello from storlets!'
+    printf '%s\n' "$expected" >"$tmp"
+    swift_step "uploading mycontainer/myobject" upload mycontainer "$tmp" --object-name myobject
+    rm -f "$tmp"
+    log "running the identity storlet on mycontainer/myobject (first call starts the sandbox)..."
+    local out rc=0
+    out=$(timeout 180 "$VENV/bin/swift" -A "$AUTH_URL" -U "$AIO_USER" -K "$AIO_KEY" --retries 1 \
+        download mycontainer myobject -o - -H 'X-Run-Storlet: identity.py' 2>&1) || rc=$?
+    if ((rc != 0)) || [[ $out != "$expected" ]]; then
+        printf '    %s\n' "swift download exit status: $rc; output:" >&2
+        printf '%s\n' "$out" | sed 's/^/    | /' >&2
+        show_server_logs
+        die "the storlet invocation failed"
+    fi
+    DEMO_OUTPUT=$out
+}
+
+print_usage_hint() {
+    local sw="$VENV/bin/swift -A $AUTH_URL -U $AIO_USER -K $AIO_KEY"
+    cat <<EOF
+
+[aio] storlets all-in-one is up. A real storlet invocation returned:
+
+    $DEMO_OUTPUT
+
+Call it yourself with the swift CLI:
+
+    $sw download mycontainer myobject -o - -H 'X-Run-Storlet: identity.py'
+
+Upload your own object and run the identity storlet on it:
+
+    $sw upload mycontainer ./somefile --object-name somefile
+    $sw download mycontainer somefile -o - -H 'X-Run-Storlet: identity.py'
+
+Logs: $LOG_DIR   Status: devstack/aio.sh status   Stop: devstack/aio.sh down
+EOF
+}
+
+# ---------------------------------------------------------------- commands
+
+do_up() {
+    require_root
+    local start=$SECONDS image
+    log "storlets all-in-one: repo $REPO_ROOT"
+    mkdir -p "$RUN_DIR" "$LOG_DIR" "$CACHE_DIR"
+    ensure_packages
+    ensure_docker
+    ensure_memcached
+    ensure_venv
+    prepare_dirs
+    log "building/reusing the sandbox image (devstack/build-image.sh)"
+    image=$(bash "$HERE/build-image.sh" 9>&- | tail -n1)
+    [[ $image == storlets-sandbox:* ]] || die "build-image.sh printed no image tag"
+    log "sandbox image: $image"
+    remove_stale_sandboxes "$image"
+    write_configs "$image"
+    build_rings
+    restart_swift
+    setup_account_and_demo
+    log "up finished in $((SECONDS - start))s"
+}
+
+cmd_up() {
+    acquire_lock
+    DEMO_OUTPUT=
+    do_up
+    print_usage_hint
+}
+
+cmd_test() {
+    acquire_lock
+    DEMO_OUTPUT=
+    export AIO_QUIET=1
+    do_up
+    log "storlet invocation returned: $DEMO_OUTPUT"
+
+    local paths=(tests/unit tests/functional) arg
+    for arg in "$@"; do
+        if [[ $arg != -* && -e $REPO_ROOT/${arg%%::*} ]]; then
+            paths=()
+            break
+        fi
+    done
+    log "running: pytest -v -rs ${paths[*]} $*"
+    cd "$REPO_ROOT"
+    local rc=0
+    STORLETS_AIO=1 \
+        ST_AUTH=$AUTH_URL \
+        ST_USER=$AIO_USER \
+        ST_KEY=$AIO_KEY \
+        STORLETS_AIO_LOG_DIR=$LOG_DIR \
+        STORLETS_GATEWAY_CONF=$GATEWAY_CONF \
+        PATH="$VENV/bin:$PATH" \
+        "$VENV/bin/python" -m pytest -v -rs "${paths[@]}" "$@" 9>&- || rc=$?
+    if ((rc == 5)); then
+        log "pytest collected no tests; that counts as a failure"
+        exit 1
+    fi
+    exit "$rc"
+}
+
+cmd_down() {
+    require_root
+    acquire_lock
+    if timeout 20 docker info >/dev/null 2>&1; then
+        local ids
+        ids=$(docker ps -aq --filter label=managed_by=storlets)
+        if [[ -n $ids ]]; then
+            log "removing storlet sandbox containers: $(echo "$ids" | tr '\n' ' ')"
+            # shellcheck disable=SC2086  # one id per word
+            docker rm -f $ids >/dev/null
+        fi
+    fi
+    log "stopping Swift servers"
+    stop_swift
+    stop_daemons 10 memcached=memcached
+    if [[ -f $RUN_DIR/dockerd.systemd ]]; then
+        log "  stopping dockerd (systemctl stop docker)"
+        systemctl stop docker docker.socket 2>/dev/null || systemctl stop docker || true
+        rm -f "$RUN_DIR/dockerd.systemd"
+    else
+        stop_daemons 60 dockerd=dockerd
+    fi
+    log "down: done (data in $DATA_ROOT and images kept)"
+}
+
+cmd_status() {
+    local entry name prog conf port pid
+    for entry in "${SERVERS[@]}"; do
+        IFS='|' read -r name prog conf port <<<"$entry"
+        if pid=$(running_pid "$name" "$conf"); then
+            if health_ok "$port"; then
+                printf '%-18s running, pid %s, 127.0.0.1:%s healthy\n' "$name" "$pid" "$port"
+            else
+                printf '%-18s running, pid %s, 127.0.0.1:%s NOT answering\n' "$name" "$pid" "$port"
+            fi
+        else
+            printf '%-18s stopped\n' "$name"
+        fi
+    done
+    if pid=$(running_pid memcached memcached); then
+        printf '%-18s running, pid %s (started by aio.sh)\n' memcached "$pid"
+    elif port_open 11211; then
+        printf '%-18s running (not started by aio.sh)\n' memcached
+    else
+        printf '%-18s stopped\n' memcached
+    fi
+    local docker_up=0
+    timeout 20 docker info >/dev/null 2>&1 && docker_up=1
+    if pid=$(running_pid dockerd dockerd); then
+        printf '%-18s running, pid %s (started by aio.sh)\n' dockerd "$pid"
+    elif ((docker_up)) && [[ -f $RUN_DIR/dockerd.systemd ]]; then
+        printf '%-18s running (started by aio.sh through systemd)\n' dockerd
+    elif ((docker_up)); then
+        printf '%-18s running (not started by aio.sh)\n' dockerd
+    else
+        printf '%-18s stopped\n' dockerd
+    fi
+    if [[ -f $GATEWAY_CONF ]]; then
+        printf '%-18s %s\n' "sandbox image" "$(sed -n 's/^sandbox_image *= *//p' "$GATEWAY_CONF")"
+    fi
+    if ((docker_up)); then
+        printf 'sandbox containers (label managed_by=storlets):\n'
+        docker ps --filter label=managed_by=storlets --format '  {{.ID}} {{.Names}} {{.Image}} {{.Status}}'
+    fi
+}
+
+main() {
+    local cmd=${1:-}
+    (($#)) && shift
+    case $cmd in
+    up) cmd_up ;;
+    test) cmd_test "$@" ;;
+    down) cmd_down ;;
+    status) cmd_status ;;
+    -h | --help | help) usage ;;
+    *)
+        usage >&2
+        exit 2
+        ;;
+    esac
+}
+
+main "$@"

@@ -1,0 +1,327 @@
+#!/usr/bin/env bash
+# Build (or reuse) the storlets sandbox image and print its tag.
+#
+#   devstack/build-image.sh          -> last stdout line: storlets-sandbox:<hash>
+#
+# Two content-addressed images:
+#   storlets-base:<h1>     debootstrap --variant=minbase --include=python3 bookworm,
+#                          trimmed, imported with `docker import`.
+#                          h1 = sha256(suite, packages, mirror, BUILD_IMAGE_VERSION)[:16]
+#   storlets-sandbox:<h2>  sandbox/Dockerfile FROM the base, adding the agent.
+#                          h2 = sha256(base tag, Dockerfile, every copied file)[:16]
+# Either is built only when its tag is missing. The Debian mirror is the one the
+# machine's apt sources use (override: STORLETS_DEBIAN_MIRROR=<url>).
+# Progress goes to stderr; the rootfs is built under /var/cache/storlets-aio.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_ROOT=$(cd "$HERE/.." && pwd)
+# shellcheck source=devstack/lib/common.sh
+. "$HERE/lib/common.sh"
+
+# Bump when the way the base image is made changes (trim list, import options...).
+BUILD_IMAGE_VERSION=1
+SUITE=bookworm
+BASE_PACKAGES=python3
+CACHE_DIR=${STORLETS_AIO_CACHE_DIR:-/var/cache/storlets-aio}
+BUILD_LOG=$AIO_LOG_DIR/build-image.log
+
+# Files copied into the sandbox image, relative to the repo root (see sandbox/Dockerfile).
+CONTEXT_FILES=(storlets/__init__.py storlets/sbus sandbox/storlets_agent)
+
+usage() {
+    cat <<'USAGE'
+usage: devstack/build-image.sh [--base-only]
+
+Builds or reuses the storlets sandbox image; prints its tag as the last stdout line.
+  --base-only   only build/reuse the debootstrap base image and print its tag
+Environment: STORLETS_DEBIAN_MIRROR overrides the mirror read from apt sources.
+USAGE
+}
+
+# Candidate mirrors from the apt sources, one "score uri" per line. Only
+# entries of type deb, with suite exactly $SUITE and component main qualify;
+# entries signed by a non-Debian keyring score lower, URIs ending in /debian
+# score higher.
+apt_source_candidates() {
+    local f
+    for f in /etc/apt/sources.list.d/*.sources; do
+        [[ -r $f ]] || continue
+        awk -v suite="$SUITE" '
+            function score(uri, signed) {
+                s = 0
+                if (signed == "" || signed ~ /debian-archive/) s += 2
+                if (uri ~ /\/debian\/?$/) s += 1
+                return s
+            }
+            function flush() {
+                if ((" " types " ") ~ / deb / && (" " suites " ") ~ (" " suite " ") &&
+                    (" " comps " ") ~ / main / && tolower(enabled) != "no" && uris != "") {
+                    split(uris, u, " ")
+                    print score(u[1], signed), u[1]
+                }
+                types = uris = suites = comps = signed = enabled = ""
+                last = ""
+            }
+            /^[ \t]*#/ { next }
+            /^[ \t]*$/ { flush(); next }
+            /^[ \t]/ { if (last == "signed-by") signed = signed " " $0; next }
+            {
+                i = index($0, ":")
+                if (i == 0) next
+                key = tolower(substr($0, 1, i - 1))
+                val = substr($0, i + 1)
+                gsub(/^[ \t]+|[ \t]+$/, "", val)
+                last = key
+                if (key == "types") types = val
+                else if (key == "uris") uris = val
+                else if (key == "suites") suites = val
+                else if (key == "components") comps = val
+                else if (key == "signed-by") signed = val
+                else if (key == "enabled") enabled = val
+            }
+            END { flush() }
+        ' "$f"
+    done
+    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+        [[ -r $f ]] || continue
+        awk -v suite="$SUITE" '
+            /^[ \t]*deb[ \t]/ {
+                line = $0
+                sub(/#.*/, "", line)
+                signed = ""
+                if (match(line, /\[[^]]*\]/)) {
+                    opts = substr(line, RSTART + 1, RLENGTH - 2)
+                    line = substr(line, 1, RSTART - 1) substr(line, RSTART + RLENGTH)
+                    if (match(opts, /signed-by=[^ ]+/)) signed = substr(opts, RSTART, RLENGTH)
+                }
+                n = split(line, w, /[ \t]+/)
+                # w[1] = deb, w[2] = uri, w[3] = suite, w[4..] = components
+                if (n < 4 || w[3] != suite) next
+                main = 0
+                for (k = 4; k <= n; k++) if (w[k] == "main") main = 1
+                if (!main) next
+                s = 0
+                if (signed == "" || signed ~ /debian-archive/) s += 2
+                if (w[2] ~ /\/debian\/?$/) s += 1
+                print s, w[2]
+            }
+        ' "$f"
+    done
+}
+
+find_debian_mirror() {
+    if [[ -n ${STORLETS_DEBIAN_MIRROR:-} ]]; then
+        printf '%s\n' "$STORLETS_DEBIAN_MIRROR"
+        return
+    fi
+    local _score uri list
+    # Stable sort: among equal scores the first entry apt lists wins.
+    while read -r _score uri; do
+        # Debian cloud images point apt at a local mirror list file.
+        if [[ $uri =~ ^mirror\+file:(//)?(/.+)$ ]]; then
+            list=${BASH_REMATCH[2]}
+            [[ -r $list ]] || continue
+            uri=$(awk '!/^[ \t]*(#|$)/ { print $1; exit }' "$list")
+        fi
+        if [[ $uri =~ ^(https?|ftp|file):// ]]; then
+            printf '%s\n' "${uri%/}"
+            return
+        fi
+    done < <(apt_source_candidates | sort -s -k1,1nr)
+    die "no Debian '$SUITE' main archive found in /etc/apt/sources.list{,.d/*} (set STORLETS_DEBIAN_MIRROR=<url>)"
+}
+
+# Let debootstrap (wget) use apt's proxy, if apt has one and the env has none.
+use_apt_proxy() {
+    local http_proxy_apt="" https_proxy_apt=""
+    eval "$(apt-config shell http_proxy_apt Acquire::http::Proxy https_proxy_apt Acquire::https::Proxy 2>/dev/null || true)"
+    if [[ -z ${http_proxy:-} && -n $http_proxy_apt && $http_proxy_apt != DIRECT ]]; then
+        export http_proxy=$http_proxy_apt
+    fi
+    if [[ -z ${https_proxy:-} && -n $https_proxy_apt && $https_proxy_apt != DIRECT ]]; then
+        export https_proxy=$https_proxy_apt
+    fi
+}
+
+image_exists() { docker image inspect "$1" >/dev/null 2>&1; }
+
+# Unmount anything left mounted below $1 (a failed debootstrap can leave /proc).
+umount_below() {
+    local dir=$1 mnt
+    while read -r mnt; do
+        umount -l "$mnt" || true
+    done < <(awk -v d="$dir/" 'index($2, d) == 1 { print $2 }' /proc/mounts | sort -r)
+    if awk -v d="$dir/" 'index($2, d) == 1 { found = 1 } END { exit !found }' /proc/mounts; then
+        die "something is still mounted below $dir; not deleting it"
+    fi
+}
+
+remove_rootfs() {
+    local dir=$1
+    [[ -e $dir ]] || return 0
+    umount_below "$dir"
+    rm -rf --one-file-system "$dir"
+}
+
+# Keep the image small: no package lists, caches, docs (copyright files stay),
+# man/info pages, locales, logs or device nodes (docker provides /dev).
+trim_rootfs() {
+    local root=$1
+    rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/* "$root"/var/cache/debconf/*-old \
+        "$root"/usr/share/man/* "$root"/usr/share/info/* "$root"/usr/share/lintian \
+        "$root"/usr/share/linda "$root"/var/log/* "$root"/tmp/* "$root"/var/tmp/* \
+        "$root"/root/.cache
+    mkdir -p "$root"/var/lib/apt/lists/partial "$root"/var/cache/apt/archives/partial
+    if [[ -d $root/usr/share/locale ]]; then
+        find "$root"/usr/share/locale -mindepth 1 -maxdepth 1 ! -name locale.alias -exec rm -rf {} +
+    fi
+    if [[ -d $root/usr/share/doc ]]; then
+        find "$root"/usr/share/doc -mindepth 1 ! -type d ! -name copyright -delete
+        find "$root"/usr/share/doc -mindepth 1 -type d -empty -delete
+    fi
+    if [[ -d $root/dev ]]; then
+        find "$root"/dev -mindepth 1 -delete
+    fi
+}
+
+# import_rootfs DIR TAG MIRROR
+import_rootfs() {
+    tar --numeric-owner -C "$1" -c . |
+        docker import \
+            -c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+            -c 'ENV LANG=C.UTF-8' \
+            -c 'CMD ["/usr/bin/python3"]' \
+            -m "storlets base: debootstrap $SUITE minbase + $BASE_PACKAGES from $3" \
+            - "$2"
+}
+
+build_base() {
+    local mirror tag hash
+    mirror=$(find_debian_mirror)
+    hash=$(printf 'version=%s\nsuite=%s\npackages=%s\nmirror=%s\n' \
+        "$BUILD_IMAGE_VERSION" "$SUITE" "$BASE_PACKAGES" "$mirror" | sha16)
+    tag=storlets-base:$hash
+    if image_exists "$tag"; then
+        log "base image $tag exists, reusing it"
+        printf '%s\n' "$tag"
+        return
+    fi
+    command -v debootstrap >/dev/null || die "debootstrap is not installed (apt-get install debootstrap)"
+    log "building sandbox base image $tag (debootstrap $SUITE from $mirror, ~1-2 min)..."
+    use_apt_proxy
+    mkdir -p "$CACHE_DIR/debootstrap-debs"
+    local rootfs=$CACHE_DIR/rootfs-$hash.tmp
+    remove_rootfs "$rootfs"
+    mkdir -p "$rootfs"
+    local keyring=()
+    if [[ -r /usr/share/keyrings/debian-archive-keyring.gpg ]]; then
+        keyring=(--keyring=/usr/share/keyrings/debian-archive-keyring.gpg)
+    fi
+    if ! run_long "$BUILD_LOG" "debootstrap $SUITE" \
+        debootstrap --variant=minbase --include="$BASE_PACKAGES" "${keyring[@]}" \
+        --cache-dir="$CACHE_DIR/debootstrap-debs" "$SUITE" "$rootfs" "$mirror"; then
+        remove_rootfs "$rootfs"
+        die "debootstrap failed (full log: $BUILD_LOG)"
+    fi
+    [[ -x $rootfs/usr/bin/python3 ]] || die "debootstrap produced no /usr/bin/python3"
+    umount_below "$rootfs"
+    log "trimming the rootfs ($(du -sh "$rootfs" | cut -f1) before)"
+    trim_rootfs "$rootfs"
+    log "importing the rootfs ($(du -sh "$rootfs" | cut -f1)) as $tag"
+    if ! run_long "$BUILD_LOG" "docker import $tag" import_rootfs "$rootfs" "$tag" "$mirror"; then
+        remove_rootfs "$rootfs"
+        die "docker import failed (full log: $BUILD_LOG)"
+    fi
+    remove_rootfs "$rootfs"
+    printf '%s\n' "$tag"
+}
+
+# Copy the Dockerfile and the files it COPYs into a fresh context dir, with
+# normalized permissions (the image runs as an unprivileged user).
+assemble_context() {
+    local ctx=$1 path present=()
+    for path in "${CONTEXT_FILES[@]}"; do
+        if [[ -e $REPO_ROOT/$path ]]; then
+            present+=("$path")
+        elif [[ $path == sandbox/storlets_agent ]]; then
+            warn "$path is missing in $REPO_ROOT; the image gets an empty agent dir"
+            mkdir -p "$ctx/$path"
+        else
+            die "$REPO_ROOT/$path is missing"
+        fi
+    done
+    tar -C "$REPO_ROOT" --exclude=__pycache__ --exclude='*.pyc' --exclude='*.pyo' \
+        --exclude=.pytest_cache -cf - "${present[@]}" | tar -C "$ctx" -xf -
+    cp "$REPO_ROOT/sandbox/Dockerfile" "$ctx/Dockerfile"
+    chmod -R u=rwX,go=rX "$ctx"
+}
+
+# Hash of a context dir: every path with its type and mode, and every file's content.
+context_hash() {
+    local ctx=$1
+    (
+        cd "$ctx"
+        find . -print0 | LC_ALL=C sort -z | xargs -0 stat -c '%n %F %a'
+        find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum
+    ) | sha256sum | cut -c1-64
+}
+
+build_sandbox() {
+    local base=$1 ctx hash tag
+    ctx=$(mktemp -d /tmp/storlets-image-ctx.XXXXXX)
+    # shellcheck disable=SC2064  # expand now: ctx is local
+    trap "rm -rf '$ctx'" EXIT
+    assemble_context "$ctx"
+    hash=$(printf 'base=%s\ncontext=%s\n' "$base" "$(context_hash "$ctx")" | sha16)
+    tag=storlets-sandbox:$hash
+    if image_exists "$tag"; then
+        log "sandbox image $tag exists, reusing it"
+    else
+        log "building sandbox image $tag (docker build, a few seconds)..."
+        # The classic builder: it uses the local base image without asking a registry.
+        if ! DOCKER_BUILDKIT=0 run_long "$BUILD_LOG" "docker build $tag" \
+            docker build --build-arg "BASE=$base" -t "$tag" "$ctx"; then
+            die "docker build failed (full log: $BUILD_LOG)"
+        fi
+    fi
+    rm -rf "$ctx"
+    trap - EXIT
+    printf '%s\n' "$tag"
+}
+
+main() {
+    local base_only=0
+    while (($#)); do
+        case $1 in
+        --base-only) base_only=1 ;;
+        -h | --help)
+            usage
+            return 0
+            ;;
+        *)
+            usage >&2
+            return 2
+            ;;
+        esac
+        shift
+    done
+    require_root
+    command -v docker >/dev/null || die "docker is not installed (apt-get install docker.io)"
+    docker info >/dev/null 2>&1 || die "docker is not running (devstack/aio.sh up starts it)"
+    mkdir -p "$CACHE_DIR" "$AIO_LOG_DIR"
+    exec 8>"$CACHE_DIR/build-image.lock"
+    if ! flock -n 8; then
+        log "another image build is running; waiting for it..."
+        flock -w 1800 8 || die "timed out waiting for the other image build"
+    fi
+    local base
+    base=$(build_base | tail -n1)
+    if ((base_only)); then
+        printf '%s\n' "$base"
+        return
+    fi
+    build_sandbox "$base" | tail -n1
+}
+
+main "$@"

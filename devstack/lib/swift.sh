@@ -1,0 +1,278 @@
+# shellcheck shell=bash
+# Swift configuration for the storlets all-in-one (sourced by devstack/aio.sh).
+#
+# Each *_conf function prints one config file on stdout; write_if_changed puts
+# it in place. Expects from the caller: SWIFT_DIR, DATA_ROOT, CACHE_DIR,
+# GATEWAY_CONF, HOST_ROOT, INTERNAL_CLIENT_CONF.
+
+MEMCACHE_SERVERS=127.0.0.1:11211
+
+# write_if_changed DEST [MODE] < content
+# Returns 0 always; logs when the file changed.
+write_if_changed() {
+    local dest=$1 mode=${2:-0644} tmp
+    mkdir -p "$(dirname "$dest")"
+    tmp=$(mktemp "$dest.XXXXXX")
+    cat >"$tmp"
+    chmod "$mode" "$tmp"
+    if [[ -f $dest ]] && cmp -s "$tmp" "$dest"; then
+        rm -f "$tmp"
+    else
+        mv -f "$tmp" "$dest"
+        log "  wrote $dest"
+    fi
+}
+
+swift_conf() {
+    cat <<'EOF'
+# Written by storlets devstack/aio.sh.
+[swift-hash]
+swift_hash_path_suffix = storlets-aio-suffix
+swift_hash_path_prefix = storlets-aio-prefix
+
+[storage-policy:0]
+name = gold
+default = yes
+EOF
+}
+
+# storlet_filter_section proxy|object
+storlet_filter_section() {
+    local server=$1
+    cat <<EOF
+[filter:storlet_handler]
+use = egg:storlets#storlet_handler
+execution_server = $server
+storlet_gateway_module = docker
+storlet_gateway_conf = $GATEWAY_CONF
+storlet_container = storlet
+storlet_dependency = dependency
+storlet_logcontainer = storletlog
+storlet_execute_on_proxy_only = false
+EOF
+    if [[ $server == proxy ]]; then
+        echo "max_extra_resources = -1"
+    fi
+    echo "internal_client_conf_path = $INTERNAL_CLIENT_CONF"
+}
+
+proxy_server_conf() {
+    cat <<EOF
+# Written by storlets devstack/aio.sh.
+[DEFAULT]
+bind_ip = 127.0.0.1
+bind_port = 8080
+workers = 2
+user = root
+log_name = proxy-server
+log_level = INFO
+eventlet_debug = true
+
+[pipeline:main]
+pipeline = catch_errors gatekeeper healthcheck proxy-logging cache listing_formats bulk tempurl ratelimit crossdomain container_sync tempauth staticweb storlet_handler copy container-quotas account-quotas slo dlo versioned_writes symlink proxy-logging proxy-server
+
+[app:proxy-server]
+use = egg:swift#proxy
+allow_account_management = true
+account_autocreate = true
+# A storlet GET runs on an object server before it answers the proxy: a cold
+# start (sandbox_start_timeout) plus the storlet's first output can take longer
+# than Swift's default 10 s node timeout.
+node_timeout = 60
+
+$(storlet_filter_section proxy)
+
+[filter:tempauth]
+use = egg:swift#tempauth
+user_admin_admin = admin .admin .reseller_admin
+user_test_tester = testing .admin
+user_test2_tester2 = testing2 .admin
+user_test_tester3 = testing3
+user_test5_tester5 = testing5 service
+
+[filter:catch_errors]
+use = egg:swift#catch_errors
+
+[filter:gatekeeper]
+use = egg:swift#gatekeeper
+
+[filter:healthcheck]
+use = egg:swift#healthcheck
+
+[filter:proxy-logging]
+use = egg:swift#proxy_logging
+
+[filter:cache]
+use = egg:swift#memcache
+memcache_servers = $MEMCACHE_SERVERS
+
+[filter:listing_formats]
+use = egg:swift#listing_formats
+
+[filter:bulk]
+use = egg:swift#bulk
+
+[filter:tempurl]
+use = egg:swift#tempurl
+
+[filter:ratelimit]
+use = egg:swift#ratelimit
+
+[filter:crossdomain]
+use = egg:swift#crossdomain
+
+[filter:container_sync]
+use = egg:swift#container_sync
+
+[filter:staticweb]
+use = egg:swift#staticweb
+
+[filter:copy]
+use = egg:swift#copy
+
+[filter:container-quotas]
+use = egg:swift#container_quotas
+
+[filter:account-quotas]
+use = egg:swift#account_quotas
+
+[filter:slo]
+use = egg:swift#slo
+
+[filter:dlo]
+use = egg:swift#dlo
+
+[filter:versioned_writes]
+use = egg:swift#versioned_writes
+allow_versioned_writes = true
+
+[filter:symlink]
+use = egg:swift#symlink
+EOF
+}
+
+# common_server_defaults NAME PORT
+common_server_defaults() {
+    cat <<EOF
+# Written by storlets devstack/aio.sh.
+[DEFAULT]
+devices = $DATA_ROOT
+mount_check = false
+disable_fallocate = true
+bind_ip = 127.0.0.1
+bind_port = $2
+workers = 1
+user = root
+log_name = $1
+log_level = INFO
+eventlet_debug = true
+EOF
+}
+
+recon_and_healthcheck_sections() {
+    cat <<EOF
+[filter:healthcheck]
+use = egg:swift#healthcheck
+
+[filter:recon]
+use = egg:swift#recon
+recon_cache_path = $CACHE_DIR/recon
+EOF
+}
+
+# object_server_conf NAME PORT
+object_server_conf() {
+    cat <<EOF
+$(common_server_defaults "$1" "$2")
+
+[pipeline:main]
+pipeline = healthcheck recon storlet_handler object-server
+
+[app:object-server]
+use = egg:swift#object
+
+$(storlet_filter_section object)
+
+$(recon_and_healthcheck_sections)
+EOF
+}
+
+container_server_conf() {
+    cat <<EOF
+$(common_server_defaults container-server 6211)
+
+[pipeline:main]
+pipeline = healthcheck recon container-server
+
+[app:container-server]
+use = egg:swift#container
+allow_versions = true
+
+$(recon_and_healthcheck_sections)
+EOF
+}
+
+account_server_conf() {
+    cat <<EOF
+$(common_server_defaults account-server 6212)
+
+[pipeline:main]
+pipeline = healthcheck recon account-server
+
+[app:account-server]
+use = egg:swift#account
+
+$(recon_and_healthcheck_sections)
+EOF
+}
+
+internal_client_conf() {
+    cat <<EOF
+# Written by storlets devstack/aio.sh. Used by the storlet_handler filter
+# (object servers fetch storlet code with Swift's InternalClient).
+[DEFAULT]
+
+[pipeline:main]
+pipeline = catch_errors proxy-logging cache proxy-server
+
+[app:proxy-server]
+use = egg:swift#proxy
+account_autocreate = true
+
+[filter:cache]
+use = egg:swift#memcache
+memcache_servers = $MEMCACHE_SERVERS
+
+[filter:proxy-logging]
+use = egg:swift#proxy_logging
+
+[filter:catch_errors]
+use = egg:swift#catch_errors
+EOF
+}
+
+# gateway_conf IMAGE_TAG
+gateway_conf() {
+    cat <<EOF
+[DEFAULT]
+host_root = $HOST_ROOT
+sandbox_image = $1
+storlet_timeout = 40
+sandbox_start_timeout = 10
+EOF
+}
+
+# Ring layout: "ring replicas device..." with devices as the ring builder's
+# add syntax. Object: 3 replicas over 3 servers in 3 zones.
+ring_spec() {
+    cat <<'EOF'
+object 3 r1z1-127.0.0.1:6210/object1 r1z2-127.0.0.1:6220/object2 r1z3-127.0.0.1:6230/object3
+container 1 r1z1-127.0.0.1:6211/container1
+account 1 r1z1-127.0.0.1:6212/account1
+EOF
+}
+
+# Device names from ring_spec, one a line.
+ring_devices() {
+    ring_spec | tr ' ' '\n' | sed -n 's#^r[0-9]*z[0-9]*-[^/]*/##p'
+}
