@@ -257,7 +257,10 @@ gateway_conf() {
 [DEFAULT]
 host_root = $HOST_ROOT
 sandbox_image = $1
-storlet_timeout = 40
+# Shorter than the default (40) so the timeout tests stay quick; the proxy's
+# node_timeout (60) must stay above it, or Swift would retry a slow storlet
+# on another replica.
+storlet_timeout = 15
 sandbox_start_timeout = 10
 EOF
 }

@@ -23,7 +23,7 @@ from storlets.errors import StorletError, StorletTimeout
 from storlets.gateway.invocation import Invocation, StorletInput, StorletRef
 from storlets.gateway.registration import RegistrationError, check_object_name
 from storlets.middleware import request as parse
-from storlets.middleware.response import apply_result
+from storlets.middleware.response import STALE_HEADERS, apply_result
 
 SWIFT_SOURCE = 'SH'
 UNAUTHORIZED_STORLET = ('Failed to verify access to the storlet. Either the '
@@ -121,9 +121,10 @@ class ProxyHandler:
             return _text(HTTPServiceUnavailable,
                          FAILURE_BODIES.get(failure, FAILURE_BODIES['failed']))
         if resp.headers.get(parse.EXECUTED_HEADER):
-            # Ran on an object server, which already rewrote the headers.
-            resp.headers.pop('Content-Length', None)
-            resp.headers.pop('Etag', None)
+            # Ran on an object server, which already rewrote the headers;
+            # the proxy's object controller adds some of them back.
+            for name in STALE_HEADERS:
+                resp.headers.pop(name, None)
             return resp
         return self.run_on_proxy(req, account, storlet, params, resp)
 

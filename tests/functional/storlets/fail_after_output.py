@@ -1,4 +1,5 @@
-"""Writes some output, then fails: the response must be aborted."""
+"""Writes ``size`` bytes of output (default 15000), then fails: the
+response must be aborted, never a clean 200."""
 
 
 class FailAfterOutputStorlet(object):
@@ -7,5 +8,5 @@ class FailAfterOutputStorlet(object):
 
     def __call__(self, in_files, out_files, params):
         out_files[0].set_metadata({})
-        out_files[0].write(b'partial output ' * 1000)
+        out_files[0].write(b'x' * int(params.get('size', 15000)))
         raise RuntimeError('failing after output')
