@@ -17,7 +17,7 @@ USERS = {
 def pytest_collection_modifyitems(config, items):
     if os.environ.get('STORLETS_AIO') == '1':
         return
-    skip = pytest.mark.skip(reason='functional tests need the all-in-one: '
+    skip = pytest.mark.skip(reason='functional tests requires the all-in-one: '
                             'run them with devstack/aio.sh test')
     for item in items:
         if 'tests/functional' in str(item.fspath):
