@@ -26,7 +26,8 @@ from storlets.gateway.registration import check_object_name, dependency_mode
 def version_key(storlet):
     """Short hex key naming one version of a storlet and its dependencies."""
     ident = json.dumps([storlet.name, storlet.etag, storlet.timestamp,
-                        list(storlet.dependencies), storlet.main,
+                        list(storlet.dependencies),
+                        list(storlet.dependency_versions), storlet.main,
                         storlet.language_version])
     return hashlib.sha256(ident.encode('utf-8')).hexdigest()[:20]
 

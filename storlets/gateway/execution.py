@@ -55,7 +55,12 @@ def _read_some(fd, timeout, what):
 
 
 def _feed(fd, body, timeout):
-    """Write an iterator into a pipe (green); close the pipe at the end."""
+    """Write an iterator into a pipe (green); close the pipe at the end.
+
+    Returns None, or the exception that broke the *input* (e.g. a client that
+    sent less than it announced): the call must then fail even if the storlet
+    saw a clean end of file.
+    """
     try:
         for chunk in body:
             view = memoryview(chunk)
@@ -67,6 +72,8 @@ def _feed(fd, body, timeout):
                                timeout_exc=_timeout('input', timeout))
     except (BrokenPipeError, StorletTimeout):
         pass  # the storlet stopped reading; its verdict says whether it cared
+    except Exception as err:
+        return err
     finally:
         os.close(fd)
         close = getattr(body, 'close', None)
@@ -121,6 +128,10 @@ class OutputStream:
         error = _verdict(self._conn, self._timeout)
         if error:
             raise StorletRuntimeError(error)
+        for feeder in self._feeders:
+            broken = feeder.wait()
+            if broken is not None:
+                raise StorletRuntimeError('Storlet input failed: %s' % broken)
         raise StopIteration
 
     def log_bytes(self):
@@ -194,6 +205,9 @@ def execute(daemon_socket, invocation, execution_path, timeout):
         for feeder in feeders:
             feeder.kill()
         conn.close()
+        if invocation.on_log:
+            log_file.seek(0)
+            invocation.on_log(log_file.read(MAX_LOG_SIZE))
         log_file.close()
         raise
     os.close(md_r)

@@ -19,6 +19,8 @@ class StorletRef:
     timestamp: str = ''
     language_version: str = ''
     dependencies: Tuple[str, ...] = ()
+    #: ETag@timestamp of each dependency, so an update gets a new version
+    dependency_versions: Tuple[str, ...] = ()
 
     @classmethod
     def from_headers(cls, name, headers):
@@ -31,7 +33,10 @@ class StorletRef:
             etag=headers.get('X-Storlet-Etag', ''),
             timestamp=headers.get('X-Storlet-X-Timestamp', ''),
             language_version=headers.get('X-Storlet-Language-Version', ''),
-            dependencies=tuple(d for d in deps.split(',') if d))
+            dependencies=tuple(d for d in deps.split(',') if d),
+            dependency_versions=tuple(
+                v for v in headers.get('X-Storlet-Dependency-Versions',
+                                       '').split(',') if v))
 
 
 @dataclass

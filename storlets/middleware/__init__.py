@@ -106,8 +106,14 @@ class StorletMiddleware:
         try:
             _ver, account, container, obj = (
                 wsgi_to_str(p) if p else p
-                for p in split_path(req.path, 3, 4, True))
+                for p in split_path(req.path, 2, 4, True))
         except ValueError:
+            return None
+        if container is None:
+            # Account level: only a misdirected storlet ACL update is ours.
+            if req.method == 'POST' and \
+                    'X-Storlet-Container-Read' in req.headers:
+                return self.handler.handle_acl(req, account, None)
             return None
         if forged_storlet_referer(req.headers.get('Referer', '')):
             return HTTPForbidden(
@@ -116,10 +122,13 @@ class StorletMiddleware:
         if obj and req.method in ('PUT', 'POST') and container in (
                 self.config.storlet_container, self.config.storlet_dependency):
             return self.handler.handle_registration(req, container, obj)
+        if not obj and req.method == 'POST' and \
+                'X-Storlet-Container-Read' in req.headers:
+            return self.handler.handle_acl(req, account, container)
         storlet = parse.run_storlet_name(req.headers)
         if storlet is not None and obj:
-            return self.handler.handle_execution(req, account,
-                                                 wsgi_to_str(storlet))
+            return self.handler.handle_execution(
+                req, account, container, obj, wsgi_to_str(storlet))
         return None
 
     def route_object(self, req):
@@ -146,7 +155,7 @@ def filter_factory(global_conf, **local_conf):
     code_source = SwiftCodeSource(
         config.internal_client_conf_path,
         {'storlet': config.storlet_container,
-         'dependency': config.storlet_dependency})
+         'dependency': config.storlet_dependency}, logger)
     register_swift_info(
         'storlet_handler', False,
         storlet_container=config.storlet_container,

@@ -1,9 +1,13 @@
-"""Fetches storlet and dependency objects from Swift for a gateway.
+"""Fetches storlet code from Swift for a gateway, and stores storlet logs.
 
 One ``InternalClient`` per server process, built on first use (building one
 parses a config file and a whole proxy pipeline; never do that per request).
 """
+import functools
+import io
+
 from swift.common.internal_client import InternalClient, UnexpectedResponse
+from swift.common.utils import config_true_value
 
 from storlets.errors import StorletCodeError
 from storlets.gateway.base import CodeSource
@@ -11,8 +15,9 @@ from storlets.gateway.base import CodeSource
 
 class SwiftCodeSource(CodeSource):
 
-    def __init__(self, conf_path, containers):
+    def __init__(self, conf_path, containers, logger=None):
         self.conf_path = conf_path
+        self.logger = logger
         #: {'storlet': <container>, 'dependency': <container>}
         self.containers = containers
         self._client = None
@@ -38,3 +43,22 @@ class SwiftCodeSource(CodeSource):
             raise StorletCodeError('Cannot fetch %s %s/%s: %s'
                                    % (container_kind, container, name, err))
         return headers, body
+
+    def upload_log(self, account, container, name, data):
+        """Store a storlet's log; a failure is logged, never raised."""
+        try:
+            self.client.upload_object(
+                io.BytesIO(data), account, container, name,
+                headers={'Content-Type': 'text/plain'})
+        except Exception as err:
+            if self.logger:
+                self.logger.warning('cannot upload storlet log %s/%s: %s',
+                                    container, name, err)
+
+    def log_uploader(self, headers, account, container, storlet_name):
+        """A callback storing the call's log, if ``X-Storlet-Generate-Log``
+        asks for it (Swift true values); else None."""
+        if not config_true_value(headers.get('X-Storlet-Generate-Log')):
+            return None
+        return functools.partial(self.upload_log, account, container,
+                                 '%s.log' % storlet_name)

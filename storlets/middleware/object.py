@@ -11,16 +11,21 @@ multi-range requests, extra resources or an explicit run-on-proxy request.
 import os
 
 from swift.common.http import is_success
-from swift.common.swob import HTTPMethodNotAllowed, HTTPRequestedRangeNotSatisfiable
+from swift.common.swob import (
+    HTTPMethodNotAllowed, HTTPRequestedRangeNotSatisfiable)
 
 from storlets.errors import StorletError, StorletTimeout
 from storlets.gateway.invocation import Invocation, StorletInput, StorletRef
 from storlets.middleware import request as parse
 from storlets.middleware.response import apply_result, mark_failure
 
-DECLINE_RESPONSE_HEADERS = ('X-Static-Large-Object',
+#: Responses the storlet must not see raw here: SLO and DLO manifests (the
+#: storlet must see the assembled object), symlinks (the target), EC
+#: fragments and encrypted objects (ciphertext). The proxy runs those.
+DECLINE_RESPONSE_HEADERS = ('X-Static-Large-Object', 'X-Object-Manifest',
                             'X-Object-Sysmeta-Symlink-Target',
-                            'X-Object-Sysmeta-Ec-Frag-Index')
+                            'X-Object-Sysmeta-Ec-Frag-Index',
+                            'X-Object-Sysmeta-Crypto-Body-Meta')
 
 
 def data_file_descriptor(app_iter):
@@ -58,7 +63,9 @@ class ObjectHandler:
             return HTTPRequestedRangeNotSatisfiable(
                 body='Storlet execution with range header is not supported',
                 content_type='text/plain')
-        if self.declines(req):
+        storlet_range = parse.parse_storlet_range(req.headers)
+        if self.declines(req) or (storlet_range is not None
+                                  and len(storlet_range.ranges) > 1):
             return req.get_response(self.app)
         params = parse.parse_parameters(req.params, req.headers)
         resp = req.get_response(self.app)
@@ -69,10 +76,24 @@ class ObjectHandler:
         if fd is None:
             return resp
         resp.app_iter.close()
+        start = end = input_range = None
+        if storlet_range is not None:
+            size = resp.content_length
+            ranges = storlet_range.ranges_for_length(size)
+            if not ranges:
+                os.close(fd)
+                return HTTPRequestedRangeNotSatisfiable(
+                    headers={'Content-Range': 'bytes */%d' % size})
+            (start, end), = ranges
+            input_range = 'bytes %d-%d/%d' % (start, end - 1, size)
         storlet = StorletRef.from_headers(storlet_name, req.headers)
         invocation = Invocation(
             account=account, storlet=storlet, params=params,
-            inputs=[StorletInput(parse.user_metadata(resp.headers), fd=fd)])
+            inputs=[StorletInput(parse.user_metadata(resp.headers), fd=fd,
+                                 start=start, end=end)],
+            on_log=self.code_source.log_uploader(
+                req.headers, account, self.config.storlet_logcontainer,
+                storlet_name))
         try:
             result = self.gateway.invoke(invocation, self.code_source)
         except StorletTimeout as err:
@@ -85,4 +106,4 @@ class ObjectHandler:
             for inp in invocation.inputs:
                 if inp.fd is not None:   # not consumed by the gateway
                     os.close(inp.fd)
-        return apply_result(resp, result, 'object')
+        return apply_result(resp, result, 'object', input_range)

@@ -1,29 +1,40 @@
-"""Proxy side: registration checks, storlet authorisation and GET flows.
+"""Proxy side: checks, storlet authorisation, and the GET / PUT / copy flows.
 
 Every storlet request is checked against the account's ``Storlet-Enabled``
 flag. An invocation first HEADs the storlet object *as the requesting user*
-(so read access to the storlet container is the right to run it), strips
-every client-supplied internal ``X-Storlet-*`` header, attaches the
-storlet's metadata for the object server, and forwards the GET. The object
-server normally runs the storlet; when it declines (SLO, symlink, EC...) the
-proxy runs it over the assembled response. The proxy strips
-``X-Run-Storlet`` whenever it runs a storlet itself, so an object server can
-never run it a second time.
+(read access to the storlet container is the right to run it), strips every
+client-supplied internal ``X-Storlet-*`` header and attaches the storlet's
+metadata for the object server.
+
+Where it runs: a GET goes to an object server, which runs the storlet next to
+the data unless it declines (SLO, DLO, symlink, encrypted object); then the
+proxy runs it over the assembled response. The proxy runs it itself from the
+start for PUT, extra resources, multi-range, ``X-Storlet-Run-On-Proxy``,
+``storlet_execute_on_proxy_only`` and erasure-coded containers, and then
+strips ``X-Run-Storlet`` from the backend request so that no object server
+can run it a second time. A copy is a storlet GET of the source (as the
+user, through the same flow) whose output is PUT to the destination.
 """
 from urllib.parse import quote
 
 from swift.common.http import is_success
 from swift.common.swob import (
-    HTTPMethodNotAllowed, HTTPServiceUnavailable, HTTPUnauthorized, Response)
+    HTTPForbidden, HTTPInternalServerError, HTTPMethodNotAllowed,
+    HTTPPreconditionFailed, HTTPRequestedRangeNotSatisfiable,
+    HTTPServiceUnavailable, HTTPUnauthorized, Response)
+from swift.common.storage_policy import POLICIES
 from swift.common.utils import config_true_value
-from swift.common.wsgi import make_subrequest
-from swift.proxy.controllers.base import get_account_info
+from swift.common.wsgi import make_pre_authed_request, make_subrequest
+from swift.proxy.controllers.base import (
+    get_account_info, get_container_info)
 
 from storlets.errors import StorletError, StorletTimeout
 from storlets.gateway.invocation import Invocation, StorletInput, StorletRef
 from storlets.gateway.registration import RegistrationError, check_object_name
+from storlets.middleware import acl
 from storlets.middleware import request as parse
 from storlets.middleware.response import STALE_HEADERS, apply_result
+from storlets.middleware.streams import InputReader, OutputReader, close
 
 SWIFT_SOURCE = 'SH'
 UNAUTHORIZED_STORLET = ('Failed to verify access to the storlet. Either the '
@@ -31,10 +42,22 @@ UNAUTHORIZED_STORLET = ('Failed to verify access to the storlet. Either the '
                         'run the storlet.')
 FAILURE_BODIES = {'timeout': 'Storlet execution timed out',
                   'failed': 'Storlet execution failed'}
+#: Headers dropped from a PUT whose body a storlet rewrote.
+PUT_DROP_HEADERS = ('Content-Length', 'Etag', 'X-Copy-From', 'Destination',
+                    'Content-Encoding', 'Transfer-Encoding', 'X-Run-Storlet')
+UNSUPPORTED_COPY_HEADERS = ('X-Copy-From-Account', 'Destination-Account',
+                            'X-Fresh-Metadata')
 
 
-def _text(exc_class, body, **kwargs):
+def text(exc_class, body, **kwargs):
     return exc_class(body=body, content_type='text/plain', **kwargs)
+
+
+def storlet_failure(err, put=False):
+    """The client response for a storlet that failed before output."""
+    kind = 'timeout' if isinstance(err, StorletTimeout) else 'failed'
+    status = HTTPInternalServerError if put else HTTPServiceUnavailable
+    return text(status, FAILURE_BODIES[kind])
 
 
 class ProxyHandler:
@@ -54,7 +77,7 @@ class ProxyHandler:
         if not config_true_value(info.get('meta', {}).get('storlet-enabled')):
             raise parse.bad_request('Account disabled for storlets')
 
-    # -- registration ----------------------------------------------------------
+    # -- registration and ACLs ---------------------------------------------
 
     def handle_registration(self, req, container, obj):
         self.check_account_enabled(req)
@@ -70,85 +93,337 @@ class ProxyHandler:
             raise parse.bad_request(str(err))
         return req.get_response(self.app)
 
-    # -- execution ---------------------------------------------------------------
+    def handle_acl(self, req, account, container):
+        self.check_account_enabled(req)
+        if container is None:
+            raise parse.bad_request(
+                'storlet ACL update must be sent to a container')
+        if container in (self.config.storlet_container,
+                         self.config.storlet_dependency):
+            raise parse.bad_request(
+                'storlet ACL update cannot be a storlet container')
+        user = req.headers.get('X-Storlet-Container-Read', '').strip()
+        storlet = req.headers.get('X-Storlet-Name', '').strip()
+        problem = acl.validate_acl_request(user, storlet)
+        if problem:
+            raise parse.bad_request(problem)
+        head = make_subrequest(
+            req.environ, method='HEAD',
+            path=quote('/v1/%s/%s' % (account, container)), headers={},
+            swift_source=SWIFT_SOURCE)
+        resp = head.get_response(self.app)
+        close(resp.app_iter)
+        if resp.status_int != 204:
+            raise text(HTTPUnauthorized,
+                       'Unauthorized to get or modify the container ACL')
+        del req.headers['X-Storlet-Container-Read']
+        del req.headers['X-Storlet-Name']
+        req.headers['X-Container-Read'] = acl.add_entry(
+            resp.headers.get('X-Container-Read'), user, storlet)
+        return req.get_response(self.app)
 
-    def handle_execution(self, req, account, storlet_name):
+    # -- execution -------------------------------------------------------------
+
+    def handle_execution(self, req, account, container, obj, storlet_name):
         self.check_account_enabled(req)
         try:
             check_object_name(storlet_name, 'Storlet')
         except RegistrationError as err:
             raise parse.bad_request(str(err))
         if req.method == 'GET':
-            return self.handle_get(req, account, storlet_name)
+            return self.handle_get(req, account, container, obj,
+                                   storlet_name)
+        if req.method == 'PUT' and 'X-Copy-From' in req.headers:
+            return self.handle_copy(req, account, storlet_name,
+                                    req.headers['X-Copy-From'], 'X-Copy-From',
+                                    (container, obj))
+        if req.method == 'COPY':
+            if not req.headers.get('Destination'):
+                raise text(HTTPPreconditionFailed,
+                           'Destination header required')
+            return self.handle_copy(
+                req, account, storlet_name, '%s/%s' % (container, obj),
+                'Destination', None)
+        if req.method == 'PUT':
+            return self.handle_put(req, account, container, obj, storlet_name)
         return HTTPMethodNotAllowed(request=req)
 
     def authorize_storlet(self, req, account, storlet_name):
-        """HEAD the storlet object as the requesting user; its StorletRef."""
+        """HEAD the storlet object as the requesting user.
+
+        Returns its ``StorletRef`` and the internal headers that carry the
+        same facts to an object server. 401 if the HEAD fails.
+        """
         path = '/v1/%s/%s/%s' % (account, self.config.storlet_container,
                                  storlet_name)
-        sub = make_subrequest(req.environ, method='HEAD', path=quote(path),
-                              headers={}, swift_source=SWIFT_SOURCE)
-        resp = sub.get_response(self.app)
-        _close(resp.app_iter)
+        resp = self._head(req, path, pre_authed=False)
         if not is_success(resp.status_int):
-            raise _text(HTTPUnauthorized, UNAUTHORIZED_STORLET)
+            raise text(HTTPUnauthorized, UNAUTHORIZED_STORLET)
         meta = parse.storlet_params(resp.headers)
         headers = {'X-Storlet-%s' % k: v for k, v in meta.items()
                    if k in parse.INTERNAL_STORLET_META}
         headers['X-Storlet-Etag'] = resp.headers.get('Etag', '')
         headers['X-Storlet-X-Timestamp'] = resp.headers.get('X-Timestamp', '')
+        deps = [d for d in meta.get('Dependency', '').split(',') if d]
+        if deps:
+            headers['X-Storlet-Dependency-Versions'] = ','.join(
+                self._dependency_version(req, account, dep) for dep in deps)
         return StorletRef.from_headers(storlet_name, headers), headers
 
-    def handle_get(self, req, account, storlet_name):
+    def _head(self, req, path, pre_authed):
+        make = make_pre_authed_request if pre_authed else make_subrequest
+        sub = make(req.environ, method='HEAD', path=quote(path), headers={},
+                   swift_source=SWIFT_SOURCE)
+        resp = sub.get_response(self.app)
+        close(resp.app_iter)
+        return resp
+
+    def _dependency_version(self, req, account, dep):
+        # Code is fetched by the engine, not as the user; the version only
+        # makes a changed dependency land in a new cache directory.
+        resp = self._head(req, '/v1/%s/%s/%s' % (
+            account, self.config.storlet_dependency, dep), pre_authed=True)
+        return '%s@%s' % (resp.headers.get('Etag', ''),
+                          resp.headers.get('X-Timestamp', ''))
+
+    def must_run_on_proxy(self, req, container, storlet_range, extras):
+        """Placement decided from the request alone (spec §7)."""
+        return (parse.check_run_on_proxy(req.headers)
+                or self.config.storlet_execute_on_proxy_only
+                or bool(extras)
+                or (storlet_range is not None
+                    and len(storlet_range.ranges) > 1)
+                or self._erasure_coded(req, container))
+
+    def _erasure_coded(self, req, container):
+        # Object servers of an EC policy hold fragments: run on the proxy.
+        info = get_container_info(req.environ, self.app,
+                                  swift_source=SWIFT_SOURCE)
+        policy = self._policy_type(info.get('storage_policy'))
+        return policy == 'erasure_coding'
+
+    @staticmethod
+    def _policy_type(index):
+        policy = POLICIES.get_by_index(index)
+        return policy.policy_type if policy else None
+
+    # -- GET -------------------------------------------------------------------
+
+    def handle_get(self, req, account, container, obj, storlet_name,
+                   acl_retry=True):
         if 'Range' in req.headers:
             raise parse.bad_request(
                 'Storlet execution with range header is not supported')
-        run_on_proxy = (parse.check_run_on_proxy(req.headers)
-                        or self.config.storlet_execute_on_proxy_only)
+        storlet_range = parse.parse_storlet_range(req.headers)
         params = parse.parse_parameters(req.params, req.headers)
+        extras = parse.parse_extra_resources(
+            req.headers, self.config.max_extra_resources)
+        on_proxy = self.must_run_on_proxy(req, container, storlet_range,
+                                          extras)
         storlet, internal = self.authorize_storlet(req, account, storlet_name)
         parse.strip_internal_headers(req.headers)
-        if run_on_proxy:
+        if on_proxy:
             del req.headers['X-Run-Storlet']
+            if storlet_range is not None:
+                req.headers['Range'] = req.headers['X-Storlet-Range']
         else:
             req.headers.update(internal)
-        resp = req.get_response(self.app)
+        if acl_retry:
+            resp = self._get_with_storlet_acl(req, storlet_name)
+        else:
+            resp = req.get_response(self.app)
         if not is_success(resp.status_int):
             return resp
         failure = resp.headers.pop(parse.FAILURE_HEADER, None)
         if failure:
-            _close(resp.app_iter)
-            return _text(HTTPServiceUnavailable,
-                         FAILURE_BODIES.get(failure, FAILURE_BODIES['failed']))
+            close(resp.app_iter)
+            return text(HTTPServiceUnavailable,
+                        FAILURE_BODIES.get(failure, FAILURE_BODIES['failed']))
         if resp.headers.get(parse.EXECUTED_HEADER):
             # Ran on an object server, which already rewrote the headers;
             # the proxy's object controller adds some of them back.
             for name in STALE_HEADERS:
                 resp.headers.pop(name, None)
             return resp
-        return self.run_on_proxy(req, account, storlet, params, resp)
-
-    def run_on_proxy(self, req, account, storlet, params, resp):
-        """Run the storlet here, over the (assembled) object response."""
-        invocation = Invocation(
-            account=account, storlet=storlet, params=params,
-            inputs=[StorletInput(parse.user_metadata(resp.headers),
-                                 body=resp.app_iter)])
+        input_range = resp.headers.get('Content-Range') \
+            if resp.status_int == 206 else None
+        inputs = [StorletInput(parse.user_metadata(resp.headers),
+                               body=resp.app_iter)]
         try:
-            result = self.gateway.invoke(invocation, self.code_source)
-        except StorletTimeout as err:
-            self.logger.warning('storlet %s timed out: %s', storlet.name, err)
-            _close(resp.app_iter)
-            return _text(HTTPServiceUnavailable, FAILURE_BODIES['timeout'])
+            inputs += self.fetch_extra_resources(req, account, extras)
+        except BaseException:
+            close(resp.app_iter)
+            raise
+        try:
+            result = self.invoke(req, account, storlet, params, inputs)
+        except StorletError as err:
+            return storlet_failure(err)
+        out = Response(request=req, headers=dict(resp.headers))
+        return apply_result(out, result, 'proxy', input_range)
+
+    def _get_with_storlet_acl(self, req, storlet_name):
+        """The GET's response; on 403 retry once if a storlet ACL allows."""
+        resp = req.get_response(self.app)
+        if resp.status_int != 403:
+            return resp
+        names = acl.user_names(req.environ)
+        if not names:
+            close(resp.app_iter)
+            raise text(HTTPUnauthorized, 'User is not authorized')
+        info = get_container_info(req.environ, self.app,
+                                  swift_source=SWIFT_SOURCE)
+        if not acl.grants(info.get('read_acl'), names, storlet_name):
+            return resp
+        close(resp.app_iter)
+        # Pre-authorised on purpose: the container's storlet ACL names this
+        # user and this storlet, and the request still carries the storlet,
+        # so the data only leaves through it.
+        retry = make_pre_authed_request(
+            req.environ, method='GET', path=req.path_info,
+            headers=dict(req.headers), swift_source=SWIFT_SOURCE)
+        retry.query_string = req.query_string
+        return retry.get_response(self.app)
+
+    # -- inputs and invocation -------------------------------------------------
+
+    def fetch_extra_resources(self, req, account, extras):
+        """GET each extra resource as the user; fail on the first error."""
+        inputs = []
+        try:
+            for container, obj in extras:
+                path = '/v1/%s/%s/%s' % (account, container, obj)
+                sub = make_subrequest(req.environ, method='GET',
+                                      path=quote(path), headers={},
+                                      swift_source=SWIFT_SOURCE)
+                resp = sub.get_response(self.app)
+                if not is_success(resp.status_int):
+                    close(resp.app_iter)
+                    raise Response(
+                        status=resp.status_int, content_type='text/plain',
+                        body='Extra resource %s/%s: %s' % (
+                            container, obj, resp.status))
+                inputs.append(StorletInput(parse.user_metadata(resp.headers),
+                                           body=resp.app_iter))
+        except BaseException:
+            for inp in inputs:
+                close(inp.body)
+            raise
+        return inputs
+
+    def invoke(self, req, account, storlet, params, inputs):
+        """Run the storlet on this proxy; close the inputs if it fails."""
+        invocation = Invocation(
+            account=account, storlet=storlet, params=params, inputs=inputs,
+            on_log=self.code_source.log_uploader(
+                req.headers, account, self.config.storlet_logcontainer,
+                storlet.name))
+        try:
+            return self.gateway.invoke(invocation, self.code_source)
         except StorletError as err:
             self.logger.warning('storlet %s failed: %s', storlet.name, err)
-            _close(resp.app_iter)
-            return _text(HTTPServiceUnavailable, FAILURE_BODIES['failed'])
-        out = Response(request=req, headers=dict(resp.headers))
-        return apply_result(out, result, 'proxy')
+            for inp in inputs:
+                close(inp.body)
+            raise
+
+    # -- PUT ---------------------------------------------------------------------
+
+    def handle_put(self, req, account, container, obj, storlet_name):
+        params = parse.parse_parameters(req.params, req.headers)
+        extras = parse.parse_extra_resources(
+            req.headers, self.config.max_extra_resources)
+        storlet, _internal = self.authorize_storlet(req, account, storlet_name)
+        body = InputReader(req.environ['wsgi.input'], req.content_length)
+        inputs = [StorletInput(parse.user_metadata(req.headers), body=body)]
+        inputs += self.fetch_extra_resources(req, account, extras)
+        try:
+            result = self.invoke(req, account, storlet, params, inputs)
+        except StorletError as err:
+            return storlet_failure(err, put=True)
+        headers = self._put_headers(req.headers, {}, result.metadata)
+        return self._put_output(req, req.path_info, headers, result)
+
+    def _put_headers(self, client_headers, source_meta, metadata):
+        headers = {k: v for k, v in client_headers.items()
+                   if not k.lower().startswith(('x-storlet-',
+                                                parse.STORLET_META_PREFIX))
+                   and k not in PUT_DROP_HEADERS}
+        headers.update(source_meta)
+        headers.update(parse.meta_headers(metadata))
+        return headers
+
+    def _put_output(self, req, path, headers, result):
+        """PUT the storlet's output (chunked) to ``path``; nothing is stored
+        if the storlet fails before its last byte."""
+        reader = OutputReader(result.body)
+        headers['Transfer-Encoding'] = 'chunked'
+        put = make_subrequest(req.environ, method='PUT', path=path,
+                              headers=headers, swift_source=SWIFT_SOURCE)
+        put.environ['wsgi.input'] = reader
+        put.environ.pop('CONTENT_LENGTH', None)
+        try:
+            resp = put.get_response(self.app)
+        except Exception:
+            if reader.error is None:
+                raise
+            resp = None
+        finally:
+            close(result.body)
+        if reader.error is not None:
+            if resp is not None:
+                close(resp.app_iter)
+            return storlet_failure(reader.error, put=True)
+        return resp
+
+    # -- copy --------------------------------------------------------------------
+
+    def handle_copy(self, req, account, storlet_name, source, source_header,
+                    destination):
+        for header in UNSUPPORTED_COPY_HEADERS:
+            if header in req.headers:
+                raise parse.bad_request(
+                    'Storlet on copy with %s is not supported' % header)
+        src_container, src_obj = parse.parse_copy_target(source,
+                                                         source_header)
+        if destination is None:
+            destination = parse.parse_copy_target(
+                req.headers['Destination'], 'Destination')
+        params_source = dict(req.headers)
+        for name in ('X-Copy-From', 'Destination', 'Content-Length', 'Etag'):
+            params_source.pop(name, None)
+        src_path = '/v1/%s/%s/%s' % (account, src_container, src_obj)
+        get = make_subrequest(req.environ, method='GET', path=quote(src_path),
+                              headers=params_source,
+                              swift_source=SWIFT_SOURCE)
+        get.query_string = req.query_string
+        get.headers.pop('X-Backend-Storage-Policy-Index', None)
+        resp = self.handle_get(get, account, src_container, src_obj,
+                               storlet_name, acl_retry=False)
+        if not is_success(resp.status_int):
+            if resp.status_int == 503 and resp.body in (
+                    b'Storlet execution failed',
+                    b'Storlet execution timed out'):
+                return text(HTTPInternalServerError, resp.body.decode())
+            return resp
+        source_meta = {k: v for k, v in resp.headers.items()
+                       if k.lower().startswith(parse.USER_META_PREFIX)
+                       or k.lower() in ('content-type', 'x-delete-at')}
+        headers = self._put_headers(req.headers, source_meta, {})
+        result_like = _ResponseResult(resp)
+        dest_path = quote('/v1/%s/%s/%s' % ((account,) + tuple(destination)))
+        out = self._put_output(req, dest_path, headers, result_like)
+        if is_success(out.status_int):
+            out.headers['X-Storlet-Generated-From-Account'] = quote(account)
+            out.headers['X-Storlet-Generated-From'] = quote(
+                '%s/%s' % (src_container, src_obj))
+            if resp.headers.get('Last-Modified'):
+                out.headers['X-Storlet-Generated-From-Last-Modified'] = \
+                    resp.headers['Last-Modified']
+        return out
 
 
-def _close(app_iter):
-    close = getattr(app_iter, 'close', None)
-    if close:
-        close()
+class _ResponseResult:
+    """Adapts a storlet GET response to the (metadata, body) of a result."""
+
+    def __init__(self, resp):
+        self.metadata = {}
+        self.body = resp.app_iter

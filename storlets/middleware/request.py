@@ -6,7 +6,8 @@ into a response.
 """
 from urllib.parse import unquote
 
-from swift.common.swob import HTTPBadRequest
+from swift.common.swob import (
+    HTTPBadRequest, HTTPForbidden, HTTPPreconditionFailed, Range)
 
 #: Headers a client may send; every other ``X-Storlet-*`` header is internal
 #: and stripped from client requests at the proxy.
@@ -95,3 +96,61 @@ def storlet_params(headers):
             for name, value in headers.items()
             if name.lower().startswith(STORLET_META_PREFIX)}
 
+
+
+def parse_storlet_range(headers):
+    """The ``X-Storlet-Range`` as a swob ``Range``, None if absent, 400 if
+    Swift would not accept it as a ``Range`` value."""
+    value = headers.get('X-Storlet-Range')
+    if value is None:
+        return None
+    try:
+        return Range(value)
+    except ValueError:
+        raise bad_request('X-Storlet-Range header is invalid: %s' % value)
+
+
+def parse_extra_resources(headers, max_extra):
+    """``X-Storlet-Extra-Resources`` as [(container, object)], in order."""
+    value = headers.get('X-Storlet-Extra-Resources')
+    if value is None:
+        return []
+    items = [item.strip() for item in value.split(',') if item.strip()]
+    if max_extra == 0:
+        raise HTTPForbidden(body='Usage of extra resources is not allowed',
+                            content_type='text/plain')
+    if 0 < max_extra < len(items):
+        raise bad_request('Too many extra resources. %d was requested but '
+                          'only %d is allowed,' % (len(items), max_extra))
+    malformed = bad_request('X-Storlet-Extra-Resource must be a csv '
+                            'with/container/object format')
+    if not items:
+        raise malformed
+    resources = []
+    for item in items:
+        container, _, obj = item.lstrip('/').partition('/')
+        if not container or not obj:
+            raise malformed
+        resources.append((container, obj))
+    return resources
+
+
+def parse_copy_target(value, header):
+    """``container/object`` (leading ``/`` optional) -> (container, obj)."""
+    container, _, obj = unquote(value or '').lstrip('/').partition('/')
+    if not container or not obj:
+        raise HTTPPreconditionFailed(
+            body='%s header must be of the form <container name>/<object '
+                 'name>' % header, content_type='text/plain')
+    return container, obj
+
+
+def meta_headers(metadata):
+    """Storlet output metadata -> object headers (``Content-Type`` direct)."""
+    headers = {}
+    for key, value in metadata.items():
+        if key.lower() == 'content-type':
+            headers['Content-Type'] = value
+        elif not key.lower().startswith('storlet-'):
+            headers['X-Object-Meta-%s' % key] = value
+    return headers

@@ -79,7 +79,10 @@ def deployed(conn):
             ('broken.py', 'BrokenStorlet'),
             ('slow.py', 'SlowStorlet'),
             ('fail_after_output.py', 'FailAfterOutputStorlet'),
-            ('inspect_sandbox.py', 'InspectSandboxStorlet')]:
+            ('inspect_sandbox.py', 'InspectSandboxStorlet'),
+            ('multi_input.py', 'MultiInputStorlet'),
+            ('count_runs.py', 'CountRunsStorlet'),
+            ('reverse_lines.py', 'ReverseLinesStorlet')]:
         deploy(conn, filename, '%s.%s' % (filename[:-3], cls))
     return True
 
@@ -90,3 +93,27 @@ def swift_cli(*args, user='tester', cwd=None, check=True):
     cmd = ['swift', '-A', AUTH, '-U', name, '-K', key] + list(args)
     return subprocess.run(cmd, cwd=cwd, capture_output=True, check=check,
                           timeout=120)
+
+
+@pytest.fixture(params=['object', 'proxy'])
+def placement(request):
+    """Run a test as it is and again with ``X-Storlet-Run-On-Proxy:``.
+
+    Yields the extra headers; ``placement.param`` tells which run it is.
+    """
+    return {} if request.param == 'object' else {'X-Storlet-Run-On-Proxy': ''}
+
+
+def storlet_get(conn, container, obj, storlet, headers=None, query=None):
+    h = {'X-Run-Storlet': storlet}
+    h.update(headers or {})
+    return conn.get_object(container, obj, headers=h, query_string=query)
+
+
+def object_absent(conn, container, obj):
+    from swiftclient import ClientException
+    try:
+        conn.head_object(container, obj)
+    except ClientException as err:
+        return err.http_status == 404
+    return False

@@ -58,3 +58,20 @@ class FakeSwift:
             body = []
         start_response('%d Fake' % status, list(headers.items()))
         return TrackedBody(body, self)
+
+
+class FakeCodeSource:
+    """Records uploaded logs; serves code from a dict {(kind, name): bytes}."""
+
+    def __init__(self, objects=None):
+        self.objects = objects or {}
+        self.logs = []
+
+    def fetch(self, account, container_kind, name):
+        return {}, [self.objects[(container_kind, name)]]
+
+    def upload_log(self, account, container, name, data):
+        self.logs.append((account, container, name, data))
+
+    def log_uploader(self, headers, account, container, storlet_name):
+        return None

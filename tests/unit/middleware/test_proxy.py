@@ -5,7 +5,7 @@ from swift.common.swob import Request
 from storlets.middleware import StorletMiddleware
 from storlets.middleware.config import StorletConfig
 from storlets.gateway.stub import StubStorletGateway
-from tests.unit.fake_swift import FakeSwift
+from tests.unit.fake_swift import FakeCodeSource, FakeSwift
 
 ACCOUNT = '/v1/AUTH_test'
 STORLET_HEADERS = {
@@ -31,7 +31,7 @@ class Setup:
             'Content-Type': 'text/plain', 'X-Timestamp': '2.0'}, b'data!')
         config = StorletConfig(execution_server='proxy')
         self.mw = StorletMiddleware(self.swift, config,
-                                    StubStorletGateway())
+                                    StubStorletGateway(), FakeCodeSource())
 
     def request(self, path, method='GET', headers=None, body=None):
         req = Request.blank(path, method=method, headers=headers or {})

@@ -1,0 +1,3 @@
+#!/bin/sh
+echo "dependency v1"
+exit 42
