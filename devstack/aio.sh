@@ -6,7 +6,9 @@
 #   devstack/aio.sh down     stop what `up` started (by pid), remove sandbox containers
 #   devstack/aio.sh status   what runs, by pid
 #
-# Run as root on Debian 12. Proxy: http://127.0.0.1:8080 (tempauth test:tester/testing).
+# Run as root on Debian 12. Proxy: http://127.0.0.1:8080 (tempauth test:tester/testing);
+# a second proxy with at-rest encryption on http://127.0.0.1:8081 (same users).
+# Storage policies: "gold" (0, 3 replicas, default) and "ec" (1, erasure coded 2+1).
 # Configs in /etc/swift, data in /srv/storlets-aio, logs in /var/log/storlets-aio,
 # pid files in /var/run/storlets-aio, venv in /opt/storlets/venv.
 set -euo pipefail
@@ -32,6 +34,14 @@ INTERNAL_CLIENT_CONF=$SWIFT_DIR/internal-client.conf
 HOST_ROOT=/var/lib/storlets
 PROXY_URL=http://127.0.0.1:8080
 AUTH_URL=$PROXY_URL/auth/v1.0
+ENC_PROXY_URL=http://127.0.0.1:8081
+ENC_PROXY_CONF=$SWIFT_DIR/proxy-server-encrypted.conf
+# Generated once; objects written through the encrypted proxy need it forever.
+ENCRYPTION_SECRET_FILE=$SWIFT_DIR/encryption-root-secret
+EC_POLICY=ec
+# pyeclib backends for the EC policy, by preference; the first that works in
+# the venv (pyeclib's wheel bundles liberasurecode and ISA-L) is used.
+EC_TYPE_CANDIDATES=(liberasurecode_rs_vand isa_l_rs_vand)
 AIO_USER=test:tester
 AIO_KEY=testing
 SAMPLE_STORLET=${STORLETS_AIO_SAMPLE_STORLET:-$REPO_ROOT/tests/functional/storlets/identity.py}
@@ -48,6 +58,7 @@ SERVERS=(
     "object-server-2|swift-object-server|$SWIFT_DIR/object-server/2.conf|6220"
     "object-server-3|swift-object-server|$SWIFT_DIR/object-server/3.conf|6230"
     "proxy-server|swift-proxy-server|$SWIFT_DIR/proxy-server.conf|8080"
+    "proxy-server-encrypted|swift-proxy-server|$ENC_PROXY_CONF|8081"
 )
 
 usage() {
@@ -311,11 +322,67 @@ EOF
 
 # ---------------------------------------------------------------- swift
 
+# Sets EC_TYPE to the first of EC_TYPE_CANDIDATES that encodes and decodes
+# with the venv's pyeclib.
+choose_ec_type() {
+    local out rc=0
+    out=$("$VENV/bin/python" - "${EC_TYPE_CANDIDATES[@]}" 2>&1 <<'EOF'
+import sys, warnings
+warnings.simplefilter("ignore")
+from pyeclib.ec_iface import ECDriver
+errors = []
+data = bytes(range(256)) * 4099
+for ec_type in sys.argv[1:]:
+    try:
+        driver = ECDriver(k=2, m=1, ec_type=ec_type)
+        if driver.decode(driver.encode(data)[1:]) != data:
+            raise ValueError("decoding returned other data")
+    except Exception as err:
+        errors.append("%s: %s: %s" % (ec_type, type(err).__name__, err))
+        continue
+    print("OK " + ec_type)
+    sys.exit(0)
+print("\n".join(errors))
+sys.exit(1)
+EOF
+    ) || rc=$?
+    if ((rc != 0)) || [[ $(tail -n1 <<<"$out") != "OK "* ]]; then
+        printf '%s\n' "$out" | sed 's/^/    /' >&2
+        die "no erasure-coding backend of (${EC_TYPE_CANDIDATES[*]}) works with the venv's pyeclib"
+    fi
+    EC_TYPE=$(tail -n1 <<<"$out")
+    EC_TYPE=${EC_TYPE#OK }
+    log "EC policy '$EC_POLICY': pyeclib backend $EC_TYPE (2 data + 1 parity fragments)"
+}
+
+# Sets ENCRYPTION_SECRET from ENCRYPTION_SECRET_FILE, creating that file (32
+# random bytes, base64) on the first run only.
+ensure_encryption_secret() {
+    if [[ ! -s $ENCRYPTION_SECRET_FILE ]]; then
+        log "generating the encryption root secret $ENCRYPTION_SECRET_FILE (kept across runs)"
+        (
+            umask 077
+            head -c 32 /dev/urandom | base64 -w0 >"$ENCRYPTION_SECRET_FILE.tmp"
+            echo >>"$ENCRYPTION_SECRET_FILE.tmp"
+            mv -f "$ENCRYPTION_SECRET_FILE.tmp" "$ENCRYPTION_SECRET_FILE"
+        )
+    else
+        log "encryption root secret: $ENCRYPTION_SECRET_FILE"
+    fi
+    ENCRYPTION_SECRET=$(tr -d ' \t\r\n' <"$ENCRYPTION_SECRET_FILE")
+    local n
+    n=$(base64 -d <<<"$ENCRYPTION_SECRET" 2>/dev/null | wc -c) || n=0
+    ((n >= 32)) || die "$ENCRYPTION_SECRET_FILE does not hold base64 of 32+ bytes; objects written through $ENC_PROXY_URL need the original secret (remove the file only if they can be lost)"
+}
+
 write_configs() {
     local image=$1 entry name prog conf port
     log "writing Swift configs in $SWIFT_DIR"
-    swift_conf | write_if_changed "$SWIFT_DIR/swift.conf"
-    proxy_server_conf | write_if_changed "$SWIFT_DIR/proxy-server.conf"
+    swift_conf "$EC_TYPE" | write_if_changed "$SWIFT_DIR/swift.conf"
+    proxy_server_conf proxy-server 8080 | write_if_changed "$SWIFT_DIR/proxy-server.conf"
+    # 0600: it holds the encryption root secret.
+    proxy_server_conf proxy-server-encrypted 8081 "$ENCRYPTION_SECRET" |
+        write_if_changed "$ENC_PROXY_CONF" 0600
     account_server_conf | write_if_changed "$SWIFT_DIR/account-server.conf"
     container_server_conf | write_if_changed "$SWIFT_DIR/container-server.conf"
     for entry in "${SERVERS[@]}"; do
@@ -328,31 +395,32 @@ write_configs() {
     gateway_conf "$image" | write_if_changed "$GATEWAY_CONF"
 }
 
+# One ring per ring_spec line, (re)built only when missing or when its line
+# changed (a stamp per ring records the line's hash).
 build_rings() {
-    local stamp_file=$SWIFT_DIR/.storlets-aio-rings.stamp stamp ring replicas devs dev rc
-    stamp=$(ring_spec | sha16)
-    if [[ -f $stamp_file && $(<"$stamp_file") == "$stamp" && -f $SWIFT_DIR/object.ring.gz &&
-        -f $SWIFT_DIR/container.ring.gz && -f $SWIFT_DIR/account.ring.gz ]]; then
-        log "rings are up to date"
-        return
-    fi
-    log "building rings (object: 3 replicas on ports 6210/6220/6230; container 6211; account 6212)"
-    rm -f "$stamp_file"
+    local ring replicas devs dev rc stamp stamp_file builder built=0
+    rm -f "$SWIFT_DIR/.storlets-aio-rings.stamp" # before per-ring stamps
     while read -r ring replicas devs; do
-        (
-            cd "$SWIFT_DIR"
-            rm -f "$ring.builder" "$ring.ring.gz"
-            "$VENV/bin/swift-ring-builder" "$ring.builder" create 10 "$replicas" 1 >/dev/null
-            for dev in $devs; do
-                "$VENV/bin/swift-ring-builder" "$ring.builder" add "$dev" 100 >/dev/null
-            done
-            rc=0
-            "$VENV/bin/swift-ring-builder" "$ring.builder" rebalance --seed 1 >/dev/null || rc=$?
-            # 1 = rebalanced with warnings
-            ((rc <= 1)) || die "swift-ring-builder $ring.builder rebalance failed (exit $rc)"
-        )
+        stamp=$(printf '%s %s %s\n' "$ring" "$replicas" "$devs" | sha16)
+        stamp_file=$SWIFT_DIR/.storlets-aio-$ring.ring.stamp
+        if [[ -f $stamp_file && $(<"$stamp_file") == "$stamp" && -f $SWIFT_DIR/$ring.ring.gz ]]; then
+            continue
+        fi
+        log "building the $ring ring ($replicas replicas: ${devs// /, })"
+        rm -f "$stamp_file" "$SWIFT_DIR/$ring.builder" "$SWIFT_DIR/$ring.ring.gz"
+        builder=$SWIFT_DIR/$ring.builder
+        "$VENV/bin/swift-ring-builder" "$builder" create 10 "$replicas" 1 >/dev/null </dev/null
+        for dev in $devs; do
+            "$VENV/bin/swift-ring-builder" "$builder" add "$dev" 100 >/dev/null </dev/null
+        done
+        rc=0
+        "$VENV/bin/swift-ring-builder" "$builder" rebalance --seed 1 >/dev/null </dev/null || rc=$?
+        # 1 = rebalanced with warnings
+        ((rc <= 1)) || die "swift-ring-builder $builder rebalance failed (exit $rc)"
+        printf '%s\n' "$stamp" >"$stamp_file"
+        built=$((built + 1))
     done < <(ring_spec)
-    printf '%s\n' "$stamp" >"$stamp_file"
+    ((built)) || log "rings are up to date ($(ring_spec | cut -d' ' -f1 | tr '\n' ' ' | sed 's/ $//'))"
 }
 
 stop_swift() {
@@ -414,7 +482,7 @@ show_server_logs() {
     local entry name prog conf port
     for entry in "${SERVERS[@]}"; do
         IFS='|' read -r name prog conf port <<<"$entry"
-        case $name in proxy-server | object-server-*) show_tail "$LOG_DIR/$name.log" 25 ;; esac
+        case $name in proxy-server* | object-server-*) show_tail "$LOG_DIR/$name.log" 25 ;; esac
     done
     local id
     for id in $(docker ps -aq --filter label=managed_by=storlets 2>/dev/null || true); do
@@ -458,6 +526,11 @@ setup_account_and_demo() {
     for c in storlet dependency storletlog mycontainer; do
         swift_step "creating container $c" post "$c"
     done
+    # Like upstream's devstack: the plain member user may read (so run)
+    # storlets and their dependencies.
+    for c in storlet dependency; do
+        swift_step "letting test:tester3 read $c" post -r 'test:tester3' "$c"
+    done
     log "uploading the sample storlet identity.py"
     swift_step "uploading storlet identity.py" upload storlet "$SAMPLE_STORLET" \
         --object-name identity.py \
@@ -484,6 +557,134 @@ setup_account_and_demo() {
     DEMO_OUTPUT=$out
 }
 
+# verify_policies: the EC policy stores fragments and round-trips data; the
+# encrypted proxy stores ciphertext (and reads it back as plaintext) while the
+# plain proxy stores plaintext. Prints proof lines; leaves no containers behind.
+verify_policies() {
+    log "verifying the '$EC_POLICY' policy (PUT/GET of 3 MiB, fragments on disk) and encryption at rest via $ENC_PROXY_URL..."
+    local out rc=0
+    out=$("$VENV/bin/python" - "$AUTH_URL" "$ENC_PROXY_URL/auth/v1.0" "$AIO_USER" "$AIO_KEY" \
+        "$EC_POLICY" "$SWIFT_DIR" "$DATA_ROOT" 2>&1 <<'EOF'
+import glob, hashlib, os, sys, time
+from swiftclient import client
+from swift.common.ring import Ring
+from swift.common.utils import hash_path, validate_configuration
+
+auth_plain, auth_enc, user, key, ec_policy, swift_dir, data_root = sys.argv[1:]
+validate_configuration()
+
+
+def fail(msg):
+    print("FAILED: " + msg)
+    sys.exit(1)
+
+
+def data_files(policy_index, account, container, obj):
+    suffix = "-%d" % policy_index if policy_index else ""
+    part, nodes = Ring(swift_dir, ring_name="object" + suffix).get_nodes(
+        account, container, obj)
+    digest = hash_path(account, container, obj)
+    files = []
+    for node in nodes:
+        files += glob.glob(os.path.join(data_root, node["device"], "objects" + suffix,
+                                        str(part), digest[-3:], digest, "*.data"))
+    return sorted(files)
+
+
+def cleanup(url, token, container, objs):
+    for obj in objs:
+        try:
+            client.delete_object(url, token, container, obj)
+        except client.ClientException:
+            pass
+    for _ in range(10):
+        try:
+            client.delete_container(url, token, container)
+            return
+        except client.ClientException as err:
+            if err.http_status == 404:
+                return
+            time.sleep(0.3)
+
+
+url, token = client.get_auth(auth_plain, user, key)
+account = url.rstrip("/").rsplit("/", 1)[1]
+enc_url, enc_token = client.get_auth(auth_enc, user, key)
+
+# ---- erasure coding
+cont = "aio-ec-check"
+client.put_container(url, token, cont, headers={"X-Storage-Policy": ec_policy})
+try:
+    policy = client.head_container(url, token, cont).get("x-storage-policy")
+    if policy != ec_policy:
+        fail("container %s has policy %r, not %r" % (cont, policy, ec_policy))
+    data = os.urandom(3 * 1024 * 1024 + 12345)
+    client.put_object(url, token, cont, "random", data)
+    got = client.get_object(url, token, cont, "random")[1]
+    md5 = hashlib.md5(data).hexdigest()
+    if got != data:
+        fail("EC GET returned %d bytes (md5 %s), PUT %d (md5 %s)"
+             % (len(got), hashlib.md5(got).hexdigest(), len(data), md5))
+    files = data_files(1, account, cont, "random")
+    if len(files) != 3:
+        fail("expected 3 fragment .data files, found %r" % files)
+    sizes = [os.path.getsize(f) for f in files]
+    # 2 data fragments: each .data holds about half of the object (systematic
+    # codes keep data fragments' bytes verbatim, so no content check here).
+    for f, size in zip(files, sizes):
+        if size > 0.6 * len(data):
+            fail("%s (%d bytes) is not a fragment of a %d-byte object" % (f, size, len(data)))
+    frag_indexes = sorted(os.path.basename(f).split("#")[1] for f in files)
+    if frag_indexes != ["0", "1", "2"]:
+        fail("expected fragment indexes 0, 1, 2 in %r" % files)
+    print("EC: policy %s, PUT/GET of %d bytes byte-identical (md5 %s); on disk 3 fragments: %s"
+          % (policy, len(data), md5, ", ".join(
+              "%s/.../%s %d B" % (os.path.relpath(f, data_root).split("/")[0],
+                                  os.path.basename(f), s) for f, s in zip(files, sizes))))
+finally:
+    cleanup(url, token, cont, ["random"])
+
+# ---- encryption at rest
+cont = "aio-encryption-check"
+marker = b"STORLETS-AIO-PLAINTEXT-MARKER"
+text = (marker + b" ") * 2000
+client.put_container(enc_url, enc_token, cont)
+try:
+    client.put_object(enc_url, enc_token, cont, "via-8081", text)
+    client.put_object(url, token, cont, "via-8080", text)
+    if client.get_object(enc_url, enc_token, cont, "via-8081")[1] != text:
+        fail("GET through the encrypted proxy did not return the plaintext")
+    raw = client.get_object(url, token, cont, "via-8081")[1]
+    if marker in raw:
+        fail("GET through the plain proxy of an object written encrypted returned plaintext")
+    enc_files = data_files(0, account, cont, "via-8081")
+    plain_files = data_files(0, account, cont, "via-8080")
+    if len(enc_files) != 3 or len(plain_files) != 3:
+        fail("expected 3+3 replica .data files, found %r and %r" % (enc_files, plain_files))
+    for f in enc_files:
+        with open(f, "rb") as fh:
+            if marker in fh.read():
+                fail("%s (written through the encrypted proxy) contains the plaintext" % f)
+    for f in plain_files:
+        with open(f, "rb") as fh:
+            if marker not in fh.read():
+                fail("%s (written through the plain proxy) lacks the plaintext" % f)
+    print("encryption: %d-byte object PUT via :8081 reads back identical via :8081; "
+          "its 3 .data files lack the plaintext (via :8080 it reads as %d bytes of "
+          "ciphertext); the same object PUT via :8080 has the plaintext in all 3 .data files"
+          % (len(text), len(raw)))
+finally:
+    cleanup(url, token, cont, ["via-8081", "via-8080"])
+EOF
+    ) || rc=$?
+    if ((rc != 0)); then
+        printf '%s\n' "$out" | sed 's/^/    /' >&2
+        show_tail "$LOG_DIR/proxy-server-encrypted.log" 25
+        die "the EC/encryption check failed"
+    fi
+    printf '%s\n' "$out" | sed 's/^/[aio]   /' >&2
+}
+
 print_usage_hint() {
     local sw="$VENV/bin/swift -A $AUTH_URL -U $AIO_USER -K $AIO_KEY"
     cat <<EOF
@@ -501,6 +702,14 @@ Upload your own object and run the identity storlet on it:
     $sw upload mycontainer ./somefile --object-name somefile
     $sw download mycontainer somefile -o - -H 'X-Run-Storlet: identity.py'
 
+Erasure-coded container (policy '$EC_POLICY', 2+1 fragments, pyeclib $EC_TYPE):
+
+    $sw post -H 'X-Storage-Policy: $EC_POLICY' eccontainer
+
+Proxy with at-rest encryption (same users and cluster): $ENC_PROXY_URL
+
+    $VENV/bin/swift -A $ENC_PROXY_URL/auth/v1.0 -U $AIO_USER -K $AIO_KEY stat
+
 Logs: $LOG_DIR   Status: devstack/aio.sh status   Stop: devstack/aio.sh down
 EOF
 }
@@ -517,6 +726,8 @@ do_up() {
     ensure_memcached
     ensure_venv
     prepare_dirs
+    choose_ec_type
+    ensure_encryption_secret
     log "building/reusing the sandbox image (devstack/build-image.sh)"
     image=$(bash "$HERE/build-image.sh" 9>&- | tail -n1)
     [[ $image == storlets-sandbox:* ]] || die "build-image.sh printed no image tag"
@@ -525,6 +736,7 @@ do_up() {
     write_configs "$image"
     build_rings
     restart_swift
+    verify_policies
     setup_account_and_demo
     log "up finished in $((SECONDS - start))s"
 }
@@ -559,6 +771,8 @@ cmd_test() {
         ST_KEY=$AIO_KEY \
         STORLETS_AIO_LOG_DIR=$LOG_DIR \
         STORLETS_GATEWAY_CONF=$GATEWAY_CONF \
+        STORLETS_EC_POLICY=$EC_POLICY \
+        STORLETS_ENCRYPTED_PROXY=$ENC_PROXY_URL \
         PATH="$VENV/bin:$PATH" \
         "$VENV/bin/python" -m pytest -v -rs "${paths[@]}" "$@" 9>&- || rc=$?
     if ((rc == 5)); then
@@ -599,34 +813,34 @@ cmd_status() {
         IFS='|' read -r name prog conf port <<<"$entry"
         if pid=$(running_pid "$name" "$conf"); then
             if health_ok "$port"; then
-                printf '%-18s running, pid %s, 127.0.0.1:%s healthy\n' "$name" "$pid" "$port"
+                printf '%-22s running, pid %s, 127.0.0.1:%s healthy\n' "$name" "$pid" "$port"
             else
-                printf '%-18s running, pid %s, 127.0.0.1:%s NOT answering\n' "$name" "$pid" "$port"
+                printf '%-22s running, pid %s, 127.0.0.1:%s NOT answering\n' "$name" "$pid" "$port"
             fi
         else
-            printf '%-18s stopped\n' "$name"
+            printf '%-22s stopped\n' "$name"
         fi
     done
     if pid=$(running_pid memcached memcached); then
-        printf '%-18s running, pid %s (started by aio.sh)\n' memcached "$pid"
+        printf '%-22s running, pid %s (started by aio.sh)\n' memcached "$pid"
     elif port_open 11211; then
-        printf '%-18s running (not started by aio.sh)\n' memcached
+        printf '%-22s running (not started by aio.sh)\n' memcached
     else
-        printf '%-18s stopped\n' memcached
+        printf '%-22s stopped\n' memcached
     fi
     local docker_up=0
     timeout 20 docker info >/dev/null 2>&1 && docker_up=1
     if pid=$(running_pid dockerd dockerd); then
-        printf '%-18s running, pid %s (started by aio.sh)\n' dockerd "$pid"
+        printf '%-22s running, pid %s (started by aio.sh)\n' dockerd "$pid"
     elif ((docker_up)) && [[ -f $RUN_DIR/dockerd.systemd ]]; then
-        printf '%-18s running (started by aio.sh through systemd)\n' dockerd
+        printf '%-22s running (started by aio.sh through systemd)\n' dockerd
     elif ((docker_up)); then
-        printf '%-18s running (not started by aio.sh)\n' dockerd
+        printf '%-22s running (not started by aio.sh)\n' dockerd
     else
-        printf '%-18s stopped\n' dockerd
+        printf '%-22s stopped\n' dockerd
     fi
     if [[ -f $GATEWAY_CONF ]]; then
-        printf '%-18s %s\n' "sandbox image" "$(sed -n 's/^sandbox_image *= *//p' "$GATEWAY_CONF")"
+        printf '%-22s %s\n' "sandbox image" "$(sed -n 's/^sandbox_image *= *//p' "$GATEWAY_CONF")"
     fi
     if ((docker_up)); then
         printf 'sandbox containers (label managed_by=storlets):\n'

@@ -3,7 +3,7 @@
 #
 # Each *_conf function prints one config file on stdout; write_if_changed puts
 # it in place. Expects from the caller: SWIFT_DIR, DATA_ROOT, CACHE_DIR,
-# GATEWAY_CONF, HOST_ROOT, INTERNAL_CLIENT_CONF.
+# GATEWAY_CONF, HOST_ROOT, INTERNAL_CLIENT_CONF, EC_POLICY.
 
 MEMCACHE_SERVERS=127.0.0.1:11211
 
@@ -23,8 +23,11 @@ write_if_changed() {
     fi
 }
 
+# swift_conf EC_TYPE: policy 0 (replicated, default) and policy 1 (erasure
+# coded with the pyeclib backend EC_TYPE, 2 data + 1 parity fragments; its
+# ring object-1 has 3 "replicas", one fragment per object server).
 swift_conf() {
-    cat <<'EOF'
+    cat <<EOF
 # Written by storlets devstack/aio.sh.
 [swift-hash]
 swift_hash_path_suffix = storlets-aio-suffix
@@ -33,6 +36,14 @@ swift_hash_path_prefix = storlets-aio-prefix
 [storage-policy:0]
 name = gold
 default = yes
+
+[storage-policy:1]
+name = $EC_POLICY
+policy_type = erasure_coding
+ec_type = $1
+ec_num_data_fragments = 2
+ec_num_parity_fragments = 1
+ec_object_segment_size = 1048576
 EOF
 }
 
@@ -56,20 +67,26 @@ EOF
     echo "internal_client_conf_path = $INTERNAL_CLIENT_CONF"
 }
 
+# proxy_server_conf NAME PORT [ENCRYPTION_ROOT_SECRET]
+# With a secret (base64, 32+ bytes), the proxy encrypts object data and user
+# metadata at rest: "keymaster encryption" go right before the final
+# "proxy-logging proxy-server", as Swift's docs place them.
 proxy_server_conf() {
+    local name=$1 port=$2 secret=${3:-} crypto=
+    [[ -n $secret ]] && crypto='keymaster encryption '
     cat <<EOF
 # Written by storlets devstack/aio.sh.
 [DEFAULT]
 bind_ip = 127.0.0.1
-bind_port = 8080
+bind_port = $port
 workers = 2
 user = root
-log_name = proxy-server
+log_name = $name
 log_level = INFO
 eventlet_debug = true
 
 [pipeline:main]
-pipeline = catch_errors gatekeeper healthcheck proxy-logging cache listing_formats bulk tempurl ratelimit crossdomain container_sync tempauth staticweb storlet_handler copy container-quotas account-quotas slo dlo versioned_writes symlink proxy-logging proxy-server
+pipeline = catch_errors gatekeeper healthcheck proxy-logging cache listing_formats bulk tempurl ratelimit crossdomain container_sync tempauth staticweb storlet_handler copy container-quotas account-quotas slo dlo versioned_writes symlink ${crypto}proxy-logging proxy-server
 
 [app:proxy-server]
 use = egg:swift#proxy
@@ -149,6 +166,17 @@ allow_versioned_writes = true
 [filter:symlink]
 use = egg:swift#symlink
 EOF
+    if [[ -n $secret ]]; then
+        cat <<EOF
+
+[filter:keymaster]
+use = egg:swift#keymaster
+encryption_root_secret = $secret
+
+[filter:encryption]
+use = egg:swift#encryption
+EOF
+    fi
 }
 
 # common_server_defaults NAME PORT
@@ -266,10 +294,12 @@ EOF
 }
 
 # Ring layout: "ring replicas device..." with devices as the ring builder's
-# add syntax. Object: 3 replicas over 3 servers in 3 zones.
+# add syntax. Object (policy 0): 3 replicas over 3 servers in 3 zones.
+# Object-1 (policy 1, EC 2+1): 3 fragments over the same 3 devices.
 ring_spec() {
     cat <<'EOF'
 object 3 r1z1-127.0.0.1:6210/object1 r1z2-127.0.0.1:6220/object2 r1z3-127.0.0.1:6230/object3
+object-1 3 r1z1-127.0.0.1:6210/object1 r1z2-127.0.0.1:6220/object2 r1z3-127.0.0.1:6230/object3
 container 1 r1z1-127.0.0.1:6211/container1
 account 1 r1z1-127.0.0.1:6212/account1
 EOF
@@ -277,5 +307,5 @@ EOF
 
 # Device names from ring_spec, one a line.
 ring_devices() {
-    ring_spec | tr ' ' '\n' | sed -n 's#^r[0-9]*z[0-9]*-[^/]*/##p'
+    ring_spec | tr ' ' '\n' | sed -n 's#^r[0-9]*z[0-9]*-[^/]*/##p' | sort -u
 }

@@ -19,8 +19,8 @@ from urllib.parse import quote
 
 from swift.common.http import is_success
 from swift.common.swob import (
-    HTTPForbidden, HTTPInternalServerError, HTTPMethodNotAllowed,
-    HTTPPreconditionFailed, HTTPRequestedRangeNotSatisfiable,
+    HTTPException, HTTPInternalServerError, HTTPMethodNotAllowed,
+    HTTPPreconditionFailed,
     HTTPServiceUnavailable, HTTPUnauthorized, Response)
 from swift.common.storage_policy import POLICIES
 from swift.common.utils import config_true_value
@@ -298,7 +298,7 @@ class ProxyHandler:
                 resp = sub.get_response(self.app)
                 if not is_success(resp.status_int):
                     close(resp.app_iter)
-                    raise Response(
+                    raise HTTPException(
                         status=resp.status_int, content_type='text/plain',
                         body='Extra resource %s/%s: %s' % (
                             container, obj, resp.status))

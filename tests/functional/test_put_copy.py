@@ -39,7 +39,7 @@ def test_large_put_streams_through_identity(conn, deployed, container, size):
 
 def test_chunked_put(conn, deployed, container):
     chunks = (b'line %d\n' % i for i in range(1000))
-    conn.put_object(container, 'o', chunks, chunk_size=1000,
+    conn.put_object(container, 'o', chunks,
                     headers={'X-Run-Storlet': 'identity.py'})
     body = conn.get_object(container, 'o')[1]
     assert body == b''.join(b'line %d\n' % i for i in range(1000))
