@@ -47,6 +47,7 @@ server pipeline: immediately before ``object-server``. Both with
 ``object``; see ``etc/`` for every option.
 """
 import configparser
+from urllib.parse import urlparse
 
 from swift.common.registry import register_swift_info
 from swift.common.swob import HTTPException, HTTPForbidden, Request
@@ -72,9 +73,20 @@ def read_gateway_conf(path):
 
 
 def forged_storlet_referer(referer):
-    """True for referrers that pretend to be a storlet ACL grant."""
-    host = referer.split('//', 1)[-1].split('/', 1)[0].lower()
-    return host.startswith('storlets.')
+    """True for referrers that pretend to be a storlet ACL grant.
+
+    The host is read exactly as Swift's referrer ACL check reads it
+    (``urlparse(...).hostname``), so no spelling of a ``storlets.`` host
+    (user info, port, case...) slips past this check and matches an entry.
+    """
+    if not referer:
+        return False
+    try:
+        host = urlparse(referer).hostname or ''
+    except ValueError:
+        return True     # unparsable: Swift would not match it, refuse anyway
+    naive = referer.split('//', 1)[-1].split('/', 1)[0].lower()
+    return host.startswith('storlets.') or naive.startswith('storlets.')
 
 
 class StorletMiddleware:

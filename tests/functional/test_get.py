@@ -38,21 +38,23 @@ def test_swift_cli_upload_and_download_through_identity(container, tmp_path):
 
 
 def test_identity_streams_a_large_object_unchanged(conn, deployed,
-                                                    container):
+                                                    container, placement):
     data = os.urandom(8 * 1024 * 1024 + 17)
     conn.put_object(container, 'big', data)
-    headers, body = run(conn, container, 'big', 'identity.py')
+    headers, body = run(conn, container, 'big', 'identity.py', placement)
     assert body == data
-    assert headers['x-storlet-executed'] == 'object'
+    assert headers['x-storlet-executed'] == ('proxy' if placement
+                                             else 'object')
     assert 'etag' not in headers
     assert 'content-length' not in headers or \
         int(headers['content-length']) == len(data)
 
 
-def test_output_metadata_and_headers(conn, deployed, container):
+def test_output_metadata_and_headers(conn, deployed, container, placement):
     conn.put_object(container, 'o', b'payload', headers={
         'X-Object-Meta-Shape': 'round', 'Content-Type': 'text/plain'})
-    headers, body = run(conn, container, 'o', 'metadata_setter.py')
+    headers, body = run(conn, container, 'o', 'metadata_setter.py',
+                        placement)
     assert body == b'payload'
     assert headers['x-object-meta-color'] == 'blue'
     assert headers['x-object-meta-shape'] == 'round'
@@ -62,11 +64,13 @@ def test_output_metadata_and_headers(conn, deployed, container):
     assert 'last-modified' in headers
 
 
-def test_parameters_from_query_and_headers(conn, deployed, container):
+def test_parameters_from_query_and_headers(conn, deployed, container,
+                                           placement):
     conn.put_object(container, 'o', b'')
     _, body = run(conn, container, 'o', 'echo_params.py',
-                  headers={'X-Storlet-Parameter-1': 'b:from%20header:x',
-                           'X-Storlet-Parameter-2': 'a:header wins'},
+                  headers=dict(placement, **{
+                      'X-Storlet-Parameter-1': 'b:from%20header:x',
+                      'X-Storlet-Parameter-2': 'a:header wins'}),
                   query='a=query&c=3')
     lines = body.decode().splitlines()
     params = dict(line.split('=', 1) for line in lines)
@@ -76,18 +80,24 @@ def test_parameters_from_query_and_headers(conn, deployed, container):
     assert params['storlet_execution_path'].startswith('/var/lib/storlets/')
 
 
-def test_many_large_parameters(conn, deployed, container):
+def test_many_large_parameters(conn, deployed, container, placement):
+    # far beyond upstream's 4 KiB control message: ~30 KiB of headers and
+    # 300 query parameters
     conn.put_object(container, 'o', b'')
     headers = {'X-Storlet-Parameter-%d' % i: 'k%d:%s' % (i, 'v' * 512)
                for i in range(60)}
-    _, body = run(conn, container, 'o', 'echo_params.py', headers=headers)
+    headers.update(placement)
+    query = '&'.join('q%d=%s' % (i, 'w' * 100) for i in range(300))
+    _, body = run(conn, container, 'o', 'echo_params.py', headers=headers,
+                  query=query)
     assert body.decode().count('=' + 'v' * 512) == 60
+    assert body.decode().count('=' + 'w' * 100) == 300
 
 
-def test_broken_storlet_is_503(conn, deployed, container):
+def test_broken_storlet_is_503(conn, deployed, container, placement):
     conn.put_object(container, 'o', b'data')
     with pytest.raises(ClientException) as err:
-        run(conn, container, 'o', 'broken.py')
+        run(conn, container, 'o', 'broken.py', placement)
     assert err.value.http_status == 503
     assert err.value.http_response_content == b'Storlet execution failed'
 
