@@ -2,7 +2,6 @@
 may read its objects only through the storlet the owner named for them."""
 import http.client
 import urllib.parse
-import uuid
 
 import pytest
 from swiftclient import ClientException
