@@ -20,7 +20,7 @@ from urllib.parse import quote
 from swift.common.http import is_success
 from swift.common.swob import (
     HTTPException, HTTPInternalServerError, HTTPMethodNotAllowed,
-    HTTPPreconditionFailed,
+    HTTPPreconditionFailed, HTTPRequestedRangeNotSatisfiable,
     HTTPServiceUnavailable, HTTPUnauthorized, Response)
 from swift.common.storage_policy import POLICIES
 from swift.common.utils import config_true_value
@@ -34,7 +34,8 @@ from storlets.gateway.registration import RegistrationError, check_object_name
 from storlets.middleware import acl
 from storlets.middleware import request as parse
 from storlets.middleware.response import STALE_HEADERS, apply_result
-from storlets.middleware.streams import InputReader, OutputReader, close
+from storlets.middleware.streams import (
+    InputReader, OutputReader, close, slice_stream)
 
 SWIFT_SOURCE = 'SH'
 UNAUTHORIZED_STORLET = ('Failed to verify access to the storlet. Either the '
@@ -245,10 +246,15 @@ class ProxyHandler:
             for name in STALE_HEADERS:
                 resp.headers.pop(name, None)
             return resp
-        input_range = resp.headers.get('Content-Range') \
-            if resp.status_int == 206 else None
+        body, input_range = resp.app_iter, None
+        if resp.status_int == 206:
+            input_range = resp.headers.get('Content-Range')
+        elif storlet_range is not None:
+            # An object server declined (SLO, DLO, encrypted...) and the
+            # assembled object came back whole: apply the range here.
+            body, input_range = self._slice(resp, storlet_range)
         inputs = [StorletInput(parse.user_metadata(resp.headers),
-                               body=resp.app_iter)]
+                               body=body)]
         try:
             inputs += self.fetch_extra_resources(req, account, extras)
         except BaseException:
@@ -260,6 +266,20 @@ class ProxyHandler:
             return storlet_failure(err)
         out = Response(request=req, headers=dict(resp.headers))
         return apply_result(out, result, 'proxy', input_range)
+
+    @staticmethod
+    def _slice(resp, storlet_range):
+        size = resp.content_length
+        ranges = storlet_range.ranges_for_length(size) \
+            if size is not None else None
+        if not ranges or len(ranges) > 1:
+            close(resp.app_iter)
+            raise HTTPRequestedRangeNotSatisfiable(
+                body='X-Storlet-Range cannot be applied to this object',
+                content_type='text/plain')
+        (start, end), = ranges
+        return (slice_stream(resp.app_iter, start, end),
+                'bytes %d-%d/%d' % (start, end - 1, size))
 
     def _get_with_storlet_acl(self, req, storlet_name):
         """The GET's response; on 403 retry once if a storlet ACL allows."""

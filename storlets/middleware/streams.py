@@ -77,3 +77,18 @@ class OutputReader:
 
     def readline(self, size=-1):
         return self.read(size)
+
+
+def slice_stream(app_iter, start, end):
+    """Yield bytes [start, end) of an iterator of chunks; then close it."""
+    pos = 0
+    try:
+        for chunk in app_iter:
+            chunk_end = pos + len(chunk)
+            if chunk_end > start:
+                yield chunk[max(start - pos, 0):end - pos]
+            pos = chunk_end
+            if pos >= end:
+                break
+    finally:
+        close(app_iter)

@@ -132,3 +132,16 @@ def test_proxy_only_config_never_runs_on_object_servers(conn, container,
     assert body == DATA
     assert headers['x-storlet-executed'] == 'proxy'
     assert runs(conn, container, counted.key) == 1
+
+
+def test_slo_with_storlet_range_applies_the_range(conn, container, counted):
+    manifest = []
+    for i, seg in enumerate([b'0123456789', b'abcdefghij']):
+        conn.put_object(container, 'rseg%d' % i, seg)
+        manifest.append({'path': '/%s/rseg%d' % (container, i)})
+    conn.put_object(container, 'rslo', json.dumps(manifest),
+                    query_string='multipart-manifest=put')
+    headers, body = counted('rslo', {'X-Storlet-Range': 'bytes=8-11'})
+    assert body == b'89ab'
+    assert headers['storlet-input-range'] == 'bytes 8-11/20'
+    assert runs(conn, container, counted.key) == 1

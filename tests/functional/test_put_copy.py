@@ -128,3 +128,52 @@ def test_get_after_put_runs_again(conn, deployed, container, placement):
     _, body = storlet_get(conn, container, 'o', 'reverse_lines.py',
                           placement)
     assert body == TEXT
+
+
+def _proxy_worker_rss():
+    """RSS (KiB) of each proxy worker of the all-in-one, by pid."""
+    with open('/var/run/storlets-aio/proxy-server.pid') as f:
+        parent = int(f.read().split()[0])
+    rss = {}
+    for pid in os.listdir('/proc'):
+        if not pid.isdigit():
+            continue
+        try:
+            with open('/proc/%s/status' % pid) as f:
+                status = dict(line.split(':', 1) for line in f)
+        except OSError:
+            continue
+        if int(status['PPid']) == parent:
+            rss[int(pid)] = int(status['VmRSS'].split()[0])
+    return rss
+
+
+def test_512mib_put_streams_with_flat_memory(conn, deployed, container):
+    import threading
+    block = hashlib.sha256(b'seed').digest() * 2048      # 64 KiB
+    count = 512 * 16                                     # 512 MiB
+    md5 = hashlib.md5()
+    for _ in range(count):
+        md5.update(block)
+    before = _proxy_worker_rss()
+    peak = dict(before)
+    done = threading.Event()
+
+    def sample():
+        while not done.is_set():
+            for pid, rss in _proxy_worker_rss().items():
+                peak[pid] = max(peak.get(pid, 0), rss)
+            done.wait(0.2)
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        conn.put_object(container, 'huge', (block for _ in range(count)),
+                        headers={'X-Run-Storlet': 'identity.py'})
+    finally:
+        done.set()
+        sampler.join()
+    headers = conn.head_object(container, 'huge')
+    assert int(headers['content-length']) == len(block) * count
+    assert headers['etag'] == md5.hexdigest()
+    growth = max(peak[pid] - before.get(pid, peak[pid]) for pid in peak)
+    assert growth < 64 * 1024, 'a proxy worker grew by %d KiB' % growth
