@@ -531,6 +531,14 @@ setup_account_and_demo() {
     for c in storlet dependency; do
         swift_step "letting test:tester3 read $c" post -r 'test:tester3' "$c"
     done
+    # A second storlet-enabled account, for isolation tests.
+    log "enabling storlets on AUTH_test4 (test4:tester4) with its own containers"
+    AIO_USER=test4:tester4 AIO_KEY=testing4 swift_step \
+        "enabling storlets on AUTH_test4" post -H 'X-Account-Meta-Storlet-Enabled: True'
+    for c in storlet dependency storletlog; do
+        AIO_USER=test4:tester4 AIO_KEY=testing4 swift_step \
+            "creating AUTH_test4 container $c" post "$c"
+    done
     log "uploading the sample storlet identity.py"
     swift_step "uploading storlet identity.py" upload storlet "$SAMPLE_STORLET" \
         --object-name identity.py \

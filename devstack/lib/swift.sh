@@ -106,6 +106,7 @@ user_test_tester = testing .admin
 user_test2_tester2 = testing2 .admin
 user_test_tester3 = testing3
 user_test5_tester5 = testing5 service
+user_test4_tester4 = testing4 .admin
 
 [filter:catch_errors]
 use = egg:swift#catch_errors

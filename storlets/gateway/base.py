@@ -23,9 +23,12 @@ class CodeSource:
 class Gateway:
     """Base class; subclasses implement ``invoke``."""
 
-    def __init__(self, conf=None, logger=None):
+    def __init__(self, conf=None, logger=None, sections=None):
+        #: the gateway config file's [DEFAULT] options (strings)
         self.conf = conf or {}
         self.logger = logger
+        #: its other sections, {name: {option: value}}
+        self.sections = sections or {}
 
     def validate_storlet_registration(self, name, params):
         registration.validate_storlet(name, params)

@@ -17,7 +17,7 @@ sandbox, a cache or a socket.
 import hashlib
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import docker
 import docker.errors
@@ -46,21 +46,25 @@ def container_name(scope):
     return 'storlets-%s' % scope
 
 
-def _float(conf, key, default):
-    return float(conf.get(key, default))
-
-
-def _int(conf, key, default):
-    return int(conf.get(key, default))
+#: Options an operator may override per account, in ``[account:<name>]``.
+ACCOUNT_OPTIONS = ('sandbox_image', 'container_mem_limit',
+                   'container_pids_limit', 'container_cpus',
+                   'container_tmpfs_size')
 
 
 @dataclass(frozen=True)
 class DockerGatewayConfig:
-    """The gateway config file's ``[DEFAULT]`` options, parsed once."""
+    """The gateway config file's ``[DEFAULT]`` options, parsed once.
+
+    ``[account:<account name>]`` sections may override ``ACCOUNT_OPTIONS``
+    for one account (a bigger memory limit, an image with extra packages).
+    """
     host_root: str = '/var/lib/storlets'
     sandbox_image: str = 'storlets-sandbox:latest'
     storlet_timeout: float = 40.0
     sandbox_start_timeout: float = 10.0
+    sandbox_idle_timeout: float = 600.0
+    max_containers_per_node: int = 0
     sandbox_user: str = '10001:10001'
     container_mem_limit: str = '512m'
     container_pids_limit: int = 256
@@ -68,27 +72,36 @@ class DockerGatewayConfig:
     container_tmpfs_size: str = '64m'
 
     OPTIONS = ('host_root', 'sandbox_image', 'storlet_timeout',
-               'sandbox_start_timeout', 'sandbox_user', 'container_mem_limit',
-               'container_pids_limit', 'container_cpus',
-               'container_tmpfs_size')
+               'sandbox_start_timeout', 'sandbox_idle_timeout',
+               'max_containers_per_node', 'sandbox_user',
+               'container_mem_limit', 'container_pids_limit',
+               'container_cpus', 'container_tmpfs_size')
 
     @classmethod
     def from_conf(cls, conf):
-        d = cls()
-        return cls(
-            host_root=conf.get('host_root', d.host_root),
-            sandbox_image=conf.get('sandbox_image', d.sandbox_image),
-            storlet_timeout=_float(conf, 'storlet_timeout', d.storlet_timeout),
-            sandbox_start_timeout=_float(conf, 'sandbox_start_timeout',
-                                         d.sandbox_start_timeout),
-            sandbox_user=conf.get('sandbox_user', d.sandbox_user),
-            container_mem_limit=conf.get('container_mem_limit',
-                                         d.container_mem_limit),
-            container_pids_limit=_int(conf, 'container_pids_limit',
-                                      d.container_pids_limit),
-            container_cpus=_float(conf, 'container_cpus', d.container_cpus),
-            container_tmpfs_size=conf.get('container_tmpfs_size',
-                                          d.container_tmpfs_size))
+        """Parse (and check) the option strings; unknown keys are ignored."""
+        values = {}
+        for f in fields(cls):
+            if f.name in conf:
+                values[f.name] = f.type(conf[f.name]) \
+                    if f.type in (int, float) else conf[f.name]
+        config = cls(**values)
+        if config.storlet_timeout <= 0 or config.sandbox_start_timeout <= 0 \
+                or config.sandbox_idle_timeout <= 0:
+            raise ValueError('gateway timeouts must be positive')
+        if config.container_pids_limit <= 0 or config.container_cpus <= 0:
+            raise ValueError('container limits must be positive')
+        return config
+
+    def for_account(self, overrides):
+        """This config with one account's ``[account:...]`` overrides."""
+        unknown = set(overrides) - set(ACCOUNT_OPTIONS)
+        if unknown:
+            raise ValueError('options %s cannot be set per account'
+                             % ', '.join(sorted(unknown)))
+        merged = {f.name: str(getattr(self, f.name)) for f in fields(self)}
+        merged.update(overrides)
+        return DockerGatewayConfig.from_conf(merged)
 
     @property
     def uid_gid(self):
@@ -129,19 +142,28 @@ def container_run_kwargs(conf, scope):
                   type='bind', read_only=False),
         ],
         labels={LABEL: LABEL_VALUE, 'storlets.scope': scope},
+        auto_remove=True,
+        command=['--idle-timeout', str(conf.sandbox_idle_timeout)],
     )
 
 
 class DockerStorletGateway(Gateway):
 
-    def __init__(self, conf=None, logger=None, docker_client=None):
+    def __init__(self, conf=None, logger=None, docker_client=None,
+                 sections=None):
         super().__init__(conf, logger)
         self.config = DockerGatewayConfig.from_conf(self.conf)
+        #: per-account configs, from ``[account:<name>]`` sections
+        self.account_configs = {
+            name[len('account:'):]: self.config.for_account(values)
+            for name, values in (sections or {}).items()
+            if name.startswith('account:')}
         uid_gid = self.config.uid_gid
         self.cache = CodeCache(
             os.path.join(self.config.host_root, 'cache'),
             owner=uid_gid if os.geteuid() == 0 else None)
         self._client = docker_client
+        self._last_touch = {}
 
     @property
     def client(self):
@@ -155,6 +177,12 @@ class DockerStorletGateway(Gateway):
     def run_dir(self, scope):
         return os.path.join(self.config.host_root, 'run', scope)
 
+    def usage_file(self, scope):
+        return os.path.join(self.config.host_root, 'usage', scope)
+
+    def config_for(self, account):
+        return self.account_configs.get(account, self.config)
+
     # -- invocation ---------------------------------------------------------
 
     def invoke(self, invocation, code_source):
@@ -165,6 +193,7 @@ class DockerStorletGateway(Gateway):
                 'Unsupported storlet language: %s' % storlet.language)
         key = self.cache.ensure(scope, invocation.account, storlet,
                                 code_source)
+        self._mark_used(scope)
         socket_path = os.path.join(self.run_dir(scope), 'd-%s.sock' % key)
         exec_path = '%s/%s' % (SANDBOX_CODE_DIR, key)
         timeout = self.config.storlet_timeout
@@ -173,14 +202,28 @@ class DockerStorletGateway(Gateway):
                                      timeout)
         except OSError:
             pass  # no warm daemon for this version yet
-        self._start_daemon(scope, key, storlet, exec_path)
+        self._start_daemon(invocation.account, scope, key, storlet,
+                           exec_path)
         try:
             return execution.execute(socket_path, invocation, exec_path,
                                      timeout)
         except OSError as err:
             raise SandboxError('Cannot reach storlet daemon: %s' % err)
 
-    def _start_daemon(self, scope, key, storlet, exec_path):
+    def _mark_used(self, scope):
+        """Record when a scope was last used (for LRU), at most every 5 s."""
+        now = time.monotonic()
+        if now - self._last_touch.get(scope, -10.0) < 5.0:
+            return
+        self._last_touch[scope] = now
+        path = self.usage_file(scope)
+        try:
+            os.utime(path)
+        except FileNotFoundError:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            open(path, 'a').close()
+
+    def _start_daemon(self, account, scope, key, storlet, exec_path):
         request = {'cmd': 'start_daemon', 'daemon': {
             'key': key, 'name': storlet.name, 'language': storlet.language,
             'language_version': storlet.language_version,
@@ -190,7 +233,7 @@ class DockerStorletGateway(Gateway):
         try:
             reply = channel.call(factory, request, timeout=timeout)
         except (OSError, TimeoutError, ProtocolError):
-            self.ensure_sandbox(scope)
+            self.ensure_sandbox(account)
             try:
                 reply = channel.call(factory, request, timeout=timeout)
             except (OSError, TimeoutError, ProtocolError) as err:
@@ -201,12 +244,32 @@ class DockerStorletGateway(Gateway):
 
     # -- sandbox lifecycle ----------------------------------------------------
 
-    def ensure_sandbox(self, scope):
-        """Start the scope's container unless its factory answers."""
+    def ensure_sandbox(self, account):
+        """Start the account's container unless its factory answers.
+
+        Containers are auto-removed when their factory exits (idle), so a
+        start may race with a removal or with another worker starting the
+        same sandbox: both are retried until ``sandbox_start_timeout``.
+        """
+        scope = scope_of(account)
+        conf = self.config_for(account)
         factory = os.path.join(self.run_dir(scope), 'factory.sock')
         if self._ping(factory):
             return
-        self._prepare_dirs(scope)
+        name = container_name(scope)
+        deadline = time.monotonic() + conf.sandbox_start_timeout
+        started = False
+        while time.monotonic() < deadline:
+            if not started:
+                started = self._try_start(conf, scope)
+            if self._ping(factory):
+                return
+            eventlet.sleep(0.02)
+        raise SandboxError('Sandbox %s did not start within %ss'
+                           % (name, conf.sandbox_start_timeout))
+
+    def _try_start(self, conf, scope):
+        """One attempt to run the scope's container; True once it runs."""
         name = container_name(scope)
         try:
             try:
@@ -214,22 +277,53 @@ class DockerStorletGateway(Gateway):
             except docker.errors.NotFound:
                 pass
             else:
+                if old.status == 'running':
+                    return True   # starting up, or another worker won
                 old.remove(force=True)
-            self.client.containers.run(
-                **container_run_kwargs(self.config, scope))
+                return False      # retry once it is gone
+            self._make_room(conf, scope)
+            self._prepare_dirs(scope)
+            self.client.containers.run(**container_run_kwargs(conf, scope))
+            return True
+        except docker.errors.NotFound:
+            return False          # removed under our feet: retry
         except docker.errors.APIError as err:
-            if err.status_code != 409:   # 409: another worker won the race
-                raise SandboxError('Cannot start sandbox %s: %s'
-                                   % (name, err.explanation or err))
+            if err.status_code == 409:
+                return False      # name still taken (removal in progress)
+            raise SandboxError('Cannot start sandbox %s: %s'
+                               % (name, err.explanation or err))
         except docker.errors.DockerException as err:
             raise SandboxError('Cannot start sandbox %s: %s' % (name, err))
-        deadline = time.monotonic() + self.config.sandbox_start_timeout
-        while time.monotonic() < deadline:
-            if self._ping(factory):
-                return
-            eventlet.sleep(0.02)
-        raise SandboxError('Sandbox %s did not start within %ss'
-                           % (name, self.config.sandbox_start_timeout))
+
+    def _make_room(self, conf, scope):
+        """Enforce ``max_containers_per_node``: stop the least recently
+        used sandboxes of other accounts until there is room for one."""
+        limit = self.config.max_containers_per_node
+        if limit <= 0:
+            return
+        running = self.client.containers.list(
+            filters={'label': '%s=%s' % (LABEL, LABEL_VALUE)})
+        others = [c for c in running
+                  if c.labels.get('storlets.scope') != scope]
+        excess = len(others) + 1 - limit
+        if excess <= 0:
+            return
+        others.sort(key=lambda c: self._last_used(
+            c.labels.get('storlets.scope', '')))
+        for victim in others[:excess]:
+            if self.logger:
+                self.logger.info('stopping sandbox %s: at most %d per node',
+                                 victim.name, limit)
+            try:
+                victim.remove(force=True)
+            except docker.errors.NotFound:
+                pass
+
+    def _last_used(self, scope):
+        try:
+            return os.stat(self.usage_file(scope)).st_mtime
+        except OSError:
+            return 0.0
 
     def _prepare_dirs(self, scope):
         run = self.run_dir(scope)

@@ -66,10 +66,18 @@ LANGUAGES = ('python',)
 
 
 def read_gateway_conf(path):
-    """The ``[DEFAULT]`` section of the gateway config file ({} if absent)."""
+    """The gateway config file: ``([DEFAULT] options, {section: options})``.
+
+    A missing file gives empty dicts (every option takes its default).
+    """
     parser = configparser.ConfigParser(interpolation=None)
     parser.read(path)
-    return dict(parser.defaults())
+    defaults = dict(parser.defaults())
+    sections = {name: {k: v for k, v in parser.items(name)
+                       if k not in defaults or parser.get(name, k, raw=True)
+                       != defaults[k]}
+                for name in parser.sections()}
+    return defaults, sections
 
 
 def forged_storlet_referer(referer):
@@ -162,8 +170,8 @@ def filter_factory(global_conf, **local_conf):
     config = StorletConfig.from_conf(conf)
     gateway_class = load_gateway(config.storlet_gateway_module)
     logger = get_logger(conf, log_route='storlet_handler')
-    gateway = gateway_class(read_gateway_conf(config.storlet_gateway_conf),
-                            logger)
+    defaults, sections = read_gateway_conf(config.storlet_gateway_conf)
+    gateway = gateway_class(defaults, logger, sections=sections)
     code_source = SwiftCodeSource(
         config.internal_client_conf_path,
         {'storlet': config.storlet_container,

@@ -11,6 +11,7 @@ USERS = {
     'tester': ('test:tester', 'testing'),
     'tester2': ('test2:tester2', 'testing2'),
     'tester3': ('test:tester3', 'testing3'),
+    'tester4': ('test4:tester4', 'testing4'),
 }
 
 

@@ -5,9 +5,21 @@ import os
 import docker.errors
 import pytest
 
+from storlets.errors import SandboxError
+
 from storlets.gateway.docker import (
     DockerGatewayConfig, DockerStorletGateway, container_name,
     container_run_kwargs, scope_of)
+
+
+class FakeContainer:
+    def __init__(self, owner, name, scope, status='running'):
+        self.owner, self.name, self.status = owner, name, status
+        self.labels = {'managed_by': 'storlets', 'storlets.scope': scope}
+
+    def remove(self, force=False):
+        self.owner.removed.append(self.name)
+        self.owner.existing.pop(self.name, None)
 
 
 class FakeContainers:
@@ -16,13 +28,22 @@ class FakeContainers:
         self.removed = []
         self.existing = {}
 
+    def add(self, scope, status='running'):
+        name = container_name(scope)
+        self.existing[name] = FakeContainer(self, name, scope, status)
+
     def get(self, name):
         if name not in self.existing:
             raise docker.errors.NotFound('no such container')
         return self.existing[name]
 
+    def list(self, filters=None):
+        return [c for c in self.existing.values() if c.status == 'running']
+
     def run(self, **kwargs):
         self.run_calls.append(kwargs)
+        scope = kwargs['labels']['storlets.scope']
+        self.add(scope)
 
 
 class FakeDockerClient:
@@ -74,15 +95,78 @@ def test_limits_are_configurable(tmp_path):
     assert 'size=8m' in kw['tmpfs']['/tmp']
 
 
+def gateway(tmp_path, client, sections=None, **conf):
+    conf = dict({'host_root': str(tmp_path), 'sandbox_start_timeout': '0.1'},
+                **conf)
+    return DockerStorletGateway(conf, docker_client=client,
+                                sections=sections)
+
+
 def test_ensure_sandbox_starts_container_then_times_out_without_factory(
         tmp_path):
     client = FakeDockerClient()
-    gw = DockerStorletGateway({'host_root': str(tmp_path),
-                               'sandbox_start_timeout': '0.1'},
-                              docker_client=client)
-    from storlets.errors import SandboxError
+    gw = gateway(tmp_path, client)
     with pytest.raises(SandboxError):
-        gw.ensure_sandbox('abc')
+        gw.ensure_sandbox('AUTH_x')
     (kw,) = client.containers.run_calls
-    assert kw['name'] == 'storlets-abc'
-    assert os.path.isdir(os.path.join(str(tmp_path), 'run', 'abc'))
+    scope = scope_of('AUTH_x')
+    assert kw['name'] == 'storlets-' + scope
+    assert kw['auto_remove'] is True
+    assert kw['command'] == ['--idle-timeout', '600.0']
+    assert os.path.isdir(os.path.join(str(tmp_path), 'run', scope))
+
+
+def test_a_dead_container_is_removed_before_a_new_start(tmp_path):
+    client = FakeDockerClient()
+    client.containers.add(scope_of('AUTH_x'), status='exited')
+    gw = gateway(tmp_path, client)
+    with pytest.raises(SandboxError):
+        gw.ensure_sandbox('AUTH_x')
+    assert client.containers.removed == ['storlets-' + scope_of('AUTH_x')]
+    assert len(client.containers.run_calls) == 1
+
+
+def test_max_containers_stops_the_least_recently_used(tmp_path):
+    client = FakeDockerClient()
+    gw = gateway(tmp_path, client, max_containers_per_node='2')
+    old, recent = scope_of('AUTH_old'), scope_of('AUTH_recent')
+    client.containers.add(old)
+    client.containers.add(recent)
+    gw._mark_used(old)
+    usage = gw.usage_file(old)
+    os.utime(usage, (1000, 1000))
+    gw._mark_used(recent)
+    with pytest.raises(SandboxError):
+        gw.ensure_sandbox('AUTH_new')
+    assert client.containers.removed == ['storlets-' + old]
+    assert set(client.containers.existing) == {
+        'storlets-' + recent, 'storlets-' + scope_of('AUTH_new')}
+
+
+def test_per_account_overrides(tmp_path):
+    client = FakeDockerClient()
+    gw = gateway(tmp_path, client, sections={
+        'account:AUTH_big': {'container_mem_limit': '2g',
+                             'sandbox_image': 'custom:1'}})
+    with pytest.raises(SandboxError):
+        gw.ensure_sandbox('AUTH_big')
+    with pytest.raises(SandboxError):
+        gw.ensure_sandbox('AUTH_small')
+    big, small = client.containers.run_calls
+    assert big['mem_limit'] == '2g' and big['image'] == 'custom:1'
+    assert small['mem_limit'] == '512m'
+    assert small['image'] == 'storlets-sandbox:latest'
+
+
+@pytest.mark.parametrize('conf', [
+    {'storlet_timeout': '0'}, {'container_pids_limit': '-1'},
+    {'container_cpus': 'lots'}, {'max_containers_per_node': 'x'}])
+def test_bad_gateway_options_fail_at_load(tmp_path, conf):
+    with pytest.raises(ValueError):
+        gateway(tmp_path, FakeDockerClient(), **conf)
+
+
+def test_unknown_per_account_option_fails_at_load(tmp_path):
+    with pytest.raises(ValueError):
+        gateway(tmp_path, FakeDockerClient(), sections={
+            'account:AUTH_x': {'host_root': '/elsewhere'}})
