@@ -63,7 +63,7 @@ SERVERS=(
 
 usage() {
     cat <<'USAGE'
-usage: devstack/aio.sh up|test [PYTEST ARGS...]|down|status
+usage: devstack/aio.sh up|test [PYTEST ARGS...]|down|status|restart-server NAME|ensure-docker
 
   up      install packages and the venv, build/reuse the sandbox image, write Swift
           configs and rings, (re)start the servers, then run a sample storlet
@@ -72,6 +72,10 @@ usage: devstack/aio.sh up|test [PYTEST ARGS...]|down|status
   down    stop the servers, memcached and dockerd if this script started them,
           remove storlet sandbox containers; data and images stay
   status  show what runs, by pid
+  restart-server NAME
+          restart one server (e.g. object-server-1); takes no lock (fault tests)
+  ensure-docker
+          start dockerd if it does not answer; takes no lock (fault tests)
 USAGE
 }
 
@@ -790,6 +794,27 @@ cmd_test() {
     exit "$rc"
 }
 
+# restart-server NAME: restart one Swift server of the all-in-one. Takes no
+# lock, so fault tests can call it while `aio.sh test` runs.
+cmd_restart_server() {
+    require_root
+    local want=${1:-} entry name prog conf port deadline
+    for entry in "${SERVERS[@]}"; do
+        IFS='|' read -r name prog conf port <<<"$entry"
+        [[ $name == "$want" ]] || continue
+        stop_daemons 15 "$name=$conf"
+        start_daemon "$name" "$LOG_DIR/$name.log" "$VENV/bin/$prog" "$conf" -v
+        deadline=$((SECONDS + 60))
+        until health_ok "$port"; do
+            ((SECONDS < deadline)) || die "$name did not come back"
+            sleep 0.2
+        done
+        log "$name restarted (pid $(running_pid "$name" "$conf"))"
+        return
+    done
+    die "no server named '$want'"
+}
+
 cmd_down() {
     require_root
     acquire_lock
@@ -864,6 +889,8 @@ main() {
     test) cmd_test "$@" ;;
     down) cmd_down ;;
     status) cmd_status ;;
+    restart-server) cmd_restart_server "$@" ;;
+    ensure-docker) require_root && ensure_docker ;;
     -h | --help | help) usage ;;
     *)
         usage >&2
