@@ -10,18 +10,25 @@ Process tree
 ::
 
     docker-init (PID 1)
-     └─ factory        python3 -m storlets_agent factory --runtime-dir DIR
-         ├─ daemon K1  one per storlet version (key), forked from the
-         │   │         factory (python<v> -m storlets_agent daemon ...
-         │   │         for another python version)
-         │   ├─ worker one per execute: forked, setsid(), runs the storlet
-         │   └─ worker
+     └─ factory          python3 -m storlets_agent factory --runtime-dir DIR
+         ├─ daemon K1    one per storlet version (key), forked from the
+         │   │           factory (python<v> -m storlets_agent daemon ...
+         │   │           for another python version)
+         │   ├─ supervisor   one per execute: agent code, a subreaper
+         │   │   └─ worker   forked, setsid(), runs the storlet once
+         │   │       └─ ...  whatever the storlet starts: stays below the
+         │   │               supervisor, killed when the call ends
+         │   └─ supervisor
          └─ daemon K2
 
-* ``factory.py``  DaemonFactory: starts, stops and reaps daemons.
+* ``factory.py``  DaemonFactory: starts, stops and reaps daemons; exits
+  when idle.
 * ``daemon.py``   StorletDaemon: imports one storlet class once, forks a
-  worker per call, replies when the worker is gone. Also the process
-  plumbing both share (signal queue, fork, descriptor hygiene, logging).
+  supervisor per call, replies when it is gone.
+* ``worker.py``   One call: the supervisor (log relay, cleanup) and the
+  worker (limits, then the storlet).
+* ``process.py``  Plumbing all share: signal queue, fork, descriptor
+  hygiene, logging, prctl, killing a process tree.
 * ``files.py``    StorletInputFile / StorletOutputFile / StorletLogger:
   the API a storlet sees.
 * ``__main__.py`` the command line.
@@ -29,6 +36,20 @@ Process tree
 Every process is a single-threaded poll loop, so every fork happens from a
 process with one thread. Signal handlers only queue; each parent reaps its
 own children in one place.
+
+Containment of a call (storlets are hostile code)
+-------------------------------------------------
+* Nothing outlives its call: the factory, the daemons and the supervisors
+  are child subreapers, so an orphan (setsid(), double fork) is adopted by
+  the call's supervisor, which SIGKILLs everything below it once the worker
+  has ended or the call is cancelled, before the daemon replies.
+* A fork bomb ends when fork() fails (the container's pids limit): the
+  storlet's exception is the reply, the supervisor kills the rest.
+* The worker's oom_score_adj is 1000: the OOM killer takes it first, and
+  the reply says it was killed by signal 9.
+* Worker limits: RLIMIT_CORE 0, RLIMIT_FSIZE ``--max-file-size`` (pipes,
+  hence the output, are not limited).
+* A call's log (logger, stdout, stderr) is capped at ``--max-log-size``.
 
 Sockets (in the runtime directory, ``/run/storlets`` in the sandbox)
 ---------------------------------------------------------------------
@@ -48,5 +69,11 @@ code lives read-only in ``/var/lib/storlets/<dir>/`` (the ``path`` of
 start_daemon), which a daemon puts first on ``sys.path`` and which a
 storlet sees as ``params['storlet_execution_path']``. Nothing writes
 ``.pyc`` files. Agent events go to stderr, one line each; a storlet's own
-log goes to the log file the gateway passes with each call.
+log, and whatever it prints on stdout or stderr, goes (capped) to the log
+file the gateway passes with each call.
+
+What is *not* contained: a storlet runs as the same uid as the agent, so
+it can signal (e.g. SIGKILL) the factory, its daemon or another call of
+the same sandbox; it can lower its oom_score_adj back to 0 and make
+itself dumpable again. The container (one per account) is the boundary.
 """

@@ -1,10 +1,9 @@
-"""Command line of the sandbox agent.
+"""Command line of the sandbox agent (``--help`` documents every option).
 
-``python3 -m storlets_agent factory --runtime-dir DIR [--idle-timeout S]
-[--start-timeout S] [--stop-grace S] [--python-dir DIR]``
+``python3 -m storlets_agent factory --runtime-dir DIR [options]``
     The container's main process (see factory.py).
 ``python3 -m storlets_agent daemon --runtime-dir DIR --key K --name N
---main M --path P --ready-fd FD [--idle-timeout S]``
+--main M --path P --ready-fd FD [options]``
     Internal: how the factory runs a daemon under another python version.
 """
 import sys
@@ -15,12 +14,37 @@ sys.dont_write_bytecode = True
 
 import argparse  # noqa: E402
 
+from storlets_agent.process import (  # noqa: E402
+    DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_LOG_SIZE, Limits)
+
 
 def _positive(text):
     value = float(text)
     if not value > 0:
         raise argparse.ArgumentTypeError('must be > 0: %r' % text)
     return value
+
+
+def _size(text):
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError('must be an integer > 0: %r' % text)
+    return value
+
+
+def _add_limits(parser):
+    parser.add_argument(
+        '--max-file-size', type=_size, default=DEFAULT_MAX_FILE_SIZE,
+        metavar='BYTES',
+        help='RLIMIT_FSIZE of a storlet process: largest file it may write '
+             '(e.g. in /tmp); writing past it fails with EFBIG. Pipes, '
+             'hence the output, are not limited (default: %(default)s)')
+    parser.add_argument(
+        '--max-log-size', type=_size, default=DEFAULT_MAX_LOG_SIZE,
+        metavar='BYTES',
+        help="bytes of a call's log (logger, stdout and stderr) written to "
+             'the log file; the rest is dropped after a "... log '
+             'truncated" line (default: %(default)s)')
 
 
 def build_parser():
@@ -30,47 +54,77 @@ def build_parser():
     commands = parser.add_subparsers(dest='command', required=True)
 
     factory = commands.add_parser(
-        'factory', help='serve <runtime-dir>/factory.sock (main process)')
-    factory.add_argument('--runtime-dir', required=True,
+        'factory', help='serve <runtime-dir>/factory.sock (main process)',
+        description='The sandbox main process: serves factory.sock and '
+                    'starts one daemon per storlet version. Exits 0 on '
+                    'SIGTERM or when idle, 3 if it cannot listen.')
+    factory.add_argument('--runtime-dir', required=True, metavar='DIR',
                          help='directory of factory.sock and d-<key>.sock')
-    factory.add_argument('--idle-timeout', type=_positive, default=600.0,
-                         help='seconds without a call before a daemon exits '
-                              '(default: %(default)s)')
+    factory.add_argument(
+        '--idle-timeout', type=_positive, default=600.0, metavar='S',
+        help='seconds with no daemon and no request after which the '
+             'factory exits (0), so an unused sandbox stops; also the '
+             'default of --daemon-idle-timeout (default: %(default)s)')
+    factory.add_argument(
+        '--daemon-idle-timeout', type=_positive, default=None, metavar='S',
+        help='seconds without a call before a daemon exits (default: '
+             '--idle-timeout). An idle sandbox thus stops at most '
+             'daemon-idle-timeout + idle-timeout after its last call')
     factory.add_argument('--start-timeout', type=_positive, default=30.0,
+                         metavar='S',
                          help='seconds a daemon has to import its storlet '
                               '(default: %(default)s)')
     factory.add_argument('--stop-grace', type=_positive, default=5.0,
+                         metavar='S',
                          help='on SIGTERM, seconds daemons get to finish '
                               'their calls before these are killed '
                               '(default: %(default)s)')
-    factory.add_argument('--python-dir', default='/usr/bin',
-                         help='where python<version> interpreters live '
+    factory.add_argument('--python-dir', default='/usr/bin', metavar='DIR',
+                         help='where python<version> interpreters live, for '
+                              'storlets asking for another python 3 '
                               '(default: %(default)s)')
+    _add_limits(factory)
 
     daemon = commands.add_parser(
         'daemon', help='internal: run one storlet daemon (the factory '
-                       'uses it for other python versions)')
-    daemon.add_argument('--runtime-dir', required=True)
-    daemon.add_argument('--key', required=True)
-    daemon.add_argument('--name', required=True)
-    daemon.add_argument('--main', required=True)
-    daemon.add_argument('--path', required=True)
-    daemon.add_argument('--ready-fd', type=int, required=True)
-    daemon.add_argument('--idle-timeout', type=_positive, default=600.0)
+                       'uses it for other python versions)',
+        description='Internal: one storlet daemon, as the factory runs it '
+                    'under another python version.')
+    daemon.add_argument('--runtime-dir', required=True, metavar='DIR',
+                        help='where to create d-<key>.sock')
+    daemon.add_argument('--key', required=True,
+                        help='storlet version key (socket name)')
+    daemon.add_argument('--name', required=True, help='storlet name')
+    daemon.add_argument('--main', required=True, metavar='MODULE.CLASS',
+                        help='storlet class to import')
+    daemon.add_argument('--path', required=True, metavar='DIR',
+                        help='storlet directory, put first on sys.path')
+    daemon.add_argument('--ready-fd', type=int, required=True, metavar='FD',
+                        help='descriptor to write "ok" or "error <reason>" '
+                             'on, then close')
+    daemon.add_argument('--idle-timeout', type=_positive, default=600.0,
+                        metavar='S',
+                        help='seconds without a call before exiting '
+                             '(default: %(default)s)')
+    _add_limits(daemon)
     return parser
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    limits = Limits(max_file_size=args.max_file_size,
+                    max_log_size=args.max_log_size)
     if args.command == 'factory':
         from storlets_agent.factory import DaemonFactory
         return DaemonFactory(args.runtime_dir, idle_timeout=args.idle_timeout,
                              start_timeout=args.start_timeout,
                              stop_grace=args.stop_grace,
-                             python_dir=args.python_dir).run()
+                             python_dir=args.python_dir,
+                             daemon_idle_timeout=args.daemon_idle_timeout,
+                             limits=limits).run()
     from storlets_agent.daemon import run_daemon
     return run_daemon(args.runtime_dir, args.key, args.name, args.main,
-                      args.path, args.idle_timeout, args.ready_fd)
+                      args.path, args.idle_timeout, args.ready_fd, limits)
 
 
 if __name__ == '__main__':

@@ -8,12 +8,14 @@ Life of a daemon
    ``"module.Class"``), binds ``<runtime-dir>/d-<key>.sock`` and then writes
    one line on its readiness pipe: ``ok``, or ``error <reason>``.
 2. It serves ``ping`` and ``execute`` (see ``storlets.sbus``), one request
-   per connection. Each ``execute`` forks a *worker* that runs the storlet
-   once and exits. The connection stays open and gets the single reply
-   when the worker is gone; if the gateway closes it first, the worker's
-   whole process group is killed with SIGKILL.
+   per connection. Each ``execute`` forks a *supervisor*, which forks the
+   *worker* that runs the storlet once (see worker.py). The connection
+   stays open and gets the single reply when the supervisor is gone, i.e.
+   when the worker and everything it started are gone. If the gateway
+   closes the connection first, the supervisor gets SIGTERM: it kills the
+   worker and everything below it.
 3. It exits after ``idle_timeout`` seconds without a connection, or on
-   SIGTERM once the calls in flight are done (SIGQUIT: kill them, exit).
+   SIGTERM once the calls in flight are done (SIGQUIT: cancel them, exit).
 
 Why one thread and a poll loop: fork() copies only the calling thread, and
 a lock another thread held at that moment stays locked forever in the
@@ -21,15 +23,11 @@ child. With a single thread, every worker starts from a consistent
 interpreter. Nothing in the loop blocks for long: replies are tiny, and a
 request frame must arrive whole within REQUEST_TIMEOUT.
 
-A worker calls ``os.setsid()`` (the daemon kills its group, including
-whatever the storlet spawned), restores default signal handling, closes
-every descriptor except 0-2, the invocation's and its error pipe, runs the
-storlet and leaves with ``os._exit(<named code>)``. On failure it writes the
-one-line error on the error pipe; the daemon puts it in its reply.
-
-The process plumbing the factory shares lives here too: ``log``,
-``SignalQueue``, ``fork_blocked``, ``reset_signals``, ``close_fds_except``,
-``listen``.
+The daemon is a child subreaper too: if a supervisor dies without cleaning
+up (SIGKILLed by the OOM killer or by the storlet itself), its orphans come
+here, and the daemon kills every child of its own that is not the
+supervisor of a call in flight (a live supervisor is a subreaper, so a
+process of *its* call can never end up here).
 """
 import functools
 import importlib
@@ -37,19 +35,18 @@ import math
 import os
 import select
 import signal
-import socket
 import sys
 import time
 
 from storlets.sbus import channel
 from storlets.sbus.protocol import ChannelClosed, ProtocolError
 
-from storlets_agent import files
+from storlets_agent import worker
+from storlets_agent.process import (
+    MAX_ERROR_TEXT, Limits, SignalQueue, close_fds_except, fork_blocked,
+    kill_descendants, listen, log, one_line, reset_signals,
+    set_child_subreaper, set_dumpable, unlink_if_ours)
 
-#: Worker exit codes: how one storlet call ended.
-WORKER_OK = 0
-WORKER_STORLET_FAILED = 3   # the storlet failed; the text is on the error pipe
-WORKER_SETUP_FAILED = 4     # the call could not be set up (e.g. bad window)
 #: Daemon exit codes.
 DAEMON_OK = 0
 DAEMON_START_FAILED = 4     # import or bind failed; reason on the ready pipe
@@ -58,158 +55,12 @@ DAEMON_START_FAILED = 4     # import or bind failed; reason on the ready pipe
 REQUEST_TIMEOUT = 5.0
 #: Seconds a client has to take a reply (replies are a few bytes).
 REPLY_TIMEOUT = 5.0
-#: Longest error text carried from a worker to the gateway.
-MAX_ERROR_TEXT = 2000
-#: Signals SignalQueue turns into bytes; blocked across fork().
-HANDLED_SIGNALS = (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT,
-                   signal.SIGQUIT)
-
-
-# -- process plumbing, shared with the factory ------------------------------
-
-def log(who, message):
-    """Write one line to stderr (captured by docker).
-
-    os.write rather than sys.stderr: no io lock for a fork to inherit held,
-    and nothing buffered for a child to write a second time.
-    """
-    line = 'storlets-agent %s[%d]: %s\n' % (who, os.getpid(), message)
-    try:
-        os.write(2, line.encode('utf-8', 'backslashreplace'))
-    except OSError:
-        pass
-
-
-def one_line(err):
-    """``"Type: message"`` on one line, for replies and logs."""
-    text = str(err)
-    name = type(err).__name__
-    text = '%s: %s' % (name, text) if text else name
-    return ' '.join(text.splitlines())[:MAX_ERROR_TEXT]
-
-
-def _queue_only(signum, frame):
-    """Signal handler with nothing to do: see SignalQueue."""
-
-
-class SignalQueue:
-    """Signals delivered as bytes in a pipe that the poll loop reads.
-
-    The Python-level handler is a no-op: the interpreter's C handler has
-    already written the signal number to the wakeup fd, so all real work
-    happens in the loop, never inside a handler.
-    """
-
-    def __init__(self):
-        self.fd, write_fd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
-        for signum in HANDLED_SIGNALS:
-            signal.signal(signum, _queue_only)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, HANDLED_SIGNALS)
-
-    def drain(self):
-        """The set of signal numbers received since the last call."""
-        signums = set()
-        while True:
-            try:
-                data = os.read(self.fd, 256)
-            except BlockingIOError:
-                return signums
-            if not data:
-                return signums
-            signums.update(data)
-
-
-def fork_blocked():
-    """os.fork() with HANDLED_SIGNALS blocked until the child resets them.
-
-    Until then, a signal sent to the child would be written into the
-    parent's wakeup pipe, which the child shares. The parent unblocks at
-    once; the child calls reset_signals() and unblocks later.
-    """
-    signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED_SIGNALS)
-    pid = 1
-    try:
-        pid = os.fork()
-    finally:
-        if pid:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, HANDLED_SIGNALS)
-    return pid
-
-
-def reset_signals():
-    """In a new child: default handlers, no wakeup fd (still blocked)."""
-    signal.set_wakeup_fd(-1)
-    for signum in HANDLED_SIGNALS:
-        signal.signal(signum, signal.SIG_DFL)
-
-
-def unblock_signals():
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, HANDLED_SIGNALS)
-
-
-def close_fds_except(keep):
-    """Close every descriptor but ``keep``.
-
-    After a fork without exec, close-on-exec flags do nothing: a child
-    that must not hold its parent's sockets has to close them itself.
-    """
-    keep = set(keep)
-    try:
-        # Only what is open: the limit may be ~1M descriptors, and without
-        # close_range(2) (kernels < 5.9) os.closerange closes one by one.
-        candidates = [int(name) for name in os.listdir('/proc/self/fd')]
-    except OSError:
-        candidates = range(os.sysconf('SC_OPEN_MAX'))
-    for fd in candidates:
-        if fd not in keep:
-            try:
-                os.close(fd)
-            except OSError:  # e.g. the listing's own, already closed
-                pass
-
-
-def listen(path):
-    """Listen on a Unix stream socket at ``path``, replacing a stale one.
-
-    Returns ``(socket, identity)``; the identity lets the owner unlink the
-    path later only if nobody has replaced the socket since.
-    """
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        sock.bind(path)
-        # The gateway may run as another uid: the runtime directory, not
-        # the socket mode, decides who may connect.
-        os.chmod(path, 0o666)
-        sock.listen(128)
-        sock.setblocking(False)
-        stat = os.stat(path)
-    except BaseException:
-        sock.close()
-        raise
-    return sock, (stat.st_dev, stat.st_ino)
-
-
-def unlink_if_ours(path, identity):
-    """Unlink the socket at ``path`` unless it has been replaced."""
-    try:
-        stat = os.stat(path)
-        if (stat.st_dev, stat.st_ino) == identity:
-            os.unlink(path)
-    except FileNotFoundError:
-        pass
-
-
-def describe_status(status):
-    """A waitpid() status in words, for logs."""
-    code = os.waitstatus_to_exitcode(status)
-    if code >= 0:
-        return 'exited with code %d' % code
-    return 'was killed by signal %d (%s)' % (-code, signal.strsignal(-code))
+#: Seconds a cancelled call's supervisor has to clean up and exit before
+#: it is SIGKILLed (a storlet may have stopped it); what it leaves behind
+#: then comes to the daemon, which kills it.
+CANCEL_GRACE = 2.0
+#: Seconds the daemon spends at most killing what a supervisor left.
+STRAY_KILL_TIMEOUT = 2.0
 
 
 # -- loading the storlet ---------------------------------------------------
@@ -300,72 +151,12 @@ class Invocation:
         return cls(params, inputs, fds[1], fds[2], fds[3])
 
 
-def _report(error_fd, text):
-    # Far below the pipe's capacity, so the write cannot block.
-    os.write(error_fd, text[:MAX_ERROR_TEXT].encode('utf-8', 'replace'))
-
-
-def run_storlet(storlet_class, main, path, invocation, error_fd):
-    """Run the storlet once in this (worker) process; return the exit code."""
-    try:
-        in_files = [files.StorletInputFile(fd, metadata, start, end)
-                    for fd, metadata, start, end in invocation.inputs]
-        out_file = files.StorletOutputFile(invocation.output_fd,
-                                           invocation.metadata_fd)
-        logger = files.StorletLogger(main, invocation.log_fd)
-    except Exception as err:
-        channel.close_all(invocation.fds)
-        _report(error_fd, 'Cannot set up the storlet call: %s'
-                % one_line(err))
-        return WORKER_SETUP_FAILED
-    params = dict(invocation.params, storlet_execution_path=path)
-    error = None
-    try:
-        storlet_class(logger)(in_files, [out_file], params)
-    except BaseException as err:
-        if not (isinstance(err, SystemExit) and err.code in (None, 0)):
-            error = one_line(err)
-            _log_quietly(logger.exception, 'Storlet failed: %s' % error)
-    if error is None and not out_file.metadata_sent:
-        error = 'Storlet returned without setting the output metadata'
-        _log_quietly(logger.error, error)
-    for stream in in_files + [out_file, logger]:
-        try:
-            stream.close()
-        except OSError:
-            pass
-    if error is None:
-        return WORKER_OK
-    _report(error_fd, error)
-    return WORKER_STORLET_FAILED
-
-
-def _log_quietly(method, text):
-    try:
-        method(text)
-    except ValueError:  # the storlet closed its logger
-        pass
-
-
-def _kill_worker(pid):
-    """SIGKILL a worker that is not reaped yet, and its process group.
-
-    The worker may not have called setsid() yet, hence both calls. An
-    unreaped pid cannot be reused, nor can the group id equal to it.
-    """
-    for kill in (os.kill, os.killpg):
-        try:
-            kill(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-
-
 def _result(status, error_text):
     """The reply for a worker that ended with ``status``."""
     code = os.waitstatus_to_exitcode(status)
-    if code == WORKER_OK:
+    if code == worker.WORKER_OK:
         return {'ok': True}
-    if code in (WORKER_STORLET_FAILED, WORKER_SETUP_FAILED):
+    if code in (worker.WORKER_STORLET_FAILED, worker.WORKER_SETUP_FAILED):
         error = error_text or 'Storlet failed'
     elif code < 0:
         hint = ('out of memory?' if -code == signal.SIGKILL
@@ -377,12 +168,29 @@ def _result(status, error_text):
 
 
 class Call:
-    """One execute in flight: its worker, and the connection owed a reply."""
+    """One execute in flight: its supervisor, the connection owed a reply."""
 
-    def __init__(self, pid, conn, error_fd):
-        self.pid = pid
-        self.conn = conn          # None once the gateway has hung up
-        self.error_fd = error_fd  # read end of the worker's error pipe
+    def __init__(self, pid, conn, error_fd, status_fd):
+        self.pid = pid              # the supervisor's
+        self.conn = conn            # None once the gateway has hung up
+        self.error_fd = error_fd    # read end of the worker's error pipe
+        self.status_fd = status_fd  # read end: the worker's wait status
+        self.kill_at = None         # once cancelled: when to SIGKILL it
+        self.killed = False
+
+    def cancel(self):
+        """Have the supervisor kill its worker and all below (SIGTERM).
+
+        SIGCONT too, in case a storlet stopped it. The supervisor is not
+        reaped yet, so the pid is still its.
+        """
+        if self.kill_at is None:
+            self.kill_at = time.monotonic() + CANCEL_GRACE
+        for signum in (signal.SIGTERM, signal.SIGCONT):
+            try:
+                os.kill(self.pid, signum)
+            except ProcessLookupError:
+                pass
 
 
 # -- the daemon ----------------------------------------------------------
@@ -390,12 +198,14 @@ class Call:
 class StorletDaemon:
     """Serves one storlet version on ``<runtime_dir>/d-<key>.sock``."""
 
-    def __init__(self, runtime_dir, key, name, main, path, idle_timeout):
+    def __init__(self, runtime_dir, key, name, main, path, idle_timeout,
+                 limits=None):
         self.key = key
         self.name = name
         self.main = main
         self.path = path
         self.idle_timeout = idle_timeout
+        self.limits = limits or Limits()
         self.socket_path = os.path.join(runtime_dir, 'd-%s.sock' % key)
         self.who = 'daemon %s/%s' % (name, key)
         self.signals = None
@@ -403,13 +213,21 @@ class StorletDaemon:
         self.listener = None
         self.listener_id = None
         self.pending = {}    # {conn: deadline}: request not read yet
-        self.calls = {}      # {worker pid: Call}
+        self.calls = {}      # {supervisor pid: Call}
         self.stopping = False
         self.last_activity = time.monotonic()
 
     def start(self):
         """Load the storlet and listen; raise StartError."""
         self.signals = SignalQueue()
+        try:
+            set_child_subreaper()
+            # Storlets run as our uid: without this, one could ptrace (or
+            # read the memory of) this daemon, hence of later calls.
+            set_dumpable(False)
+        except OSError as err:
+            raise StartError('Cannot set up the daemon process: %s'
+                             % one_line(err))
         self.storlet_class = load_storlet(self.main, self.path)
         try:
             self.listener, self.listener_id = listen(self.socket_path)
@@ -455,6 +273,8 @@ class StorletDaemon:
 
     def _timeout(self):
         deadlines = list(self.pending.values())
+        deadlines += [call.kill_at for call in self.calls.values()
+                      if call.kill_at is not None and not call.killed]
         if self._idle():
             deadlines.append(self.last_activity + self.idle_timeout)
         if not deadlines:
@@ -467,6 +287,13 @@ class StorletDaemon:
                 del self.pending[conn]
                 conn.close()
                 log(self.who, 'dropped a connection that sent no request')
+        for call in self.calls.values():
+            if not call.killed and call.kill_at is not None \
+                    and call.kill_at <= now:
+                log(self.who, 'call %d: its supervisor did not exit when '
+                    'cancelled: killing it' % call.pid)
+                call.killed = True
+                os.kill(call.pid, signal.SIGKILL)
         if self._idle() and now >= self.last_activity + self.idle_timeout:
             self._stop_listening('idle for %g s' % self.idle_timeout)
 
@@ -536,54 +363,41 @@ class StorletDaemon:
             self._reply(conn, {'ok': False, 'error': str(err)})
             conn.close()
             return
+        pipes = []
         try:
-            error_r, error_w = os.pipe2(os.O_CLOEXEC)
-            try:
-                pid = fork_blocked()
-            except OSError:
-                channel.close_all([error_r, error_w])
-                raise
+            for _ in range(2):
+                pipes.extend(os.pipe2(os.O_CLOEXEC))
+            pid = fork_blocked()
         except OSError as err:
-            channel.close_all(fds)
+            channel.close_all(fds + pipes)
             self._reply(conn, {'ok': False, 'error':
                                'Cannot start the storlet process: %s'
                                % one_line(err)})
             conn.close()
             return
+        error_r, error_w, status_r, status_w = pipes
         if pid == 0:
-            self._run_worker(invocation, conn, error_w)  # does not return
-        os.close(error_w)
-        channel.close_all(fds)  # the worker holds them now
+            self._become_supervisor(invocation, conn, error_w, status_w)
+        channel.close_all([error_w, status_w] + fds)  # the call's now
         os.set_blocking(error_r, False)
-        self.calls[pid] = Call(pid, conn, error_r)
+        os.set_blocking(status_r, False)
+        self.calls[pid] = Call(pid, conn, error_r, status_r)
 
-    def _run_worker(self, invocation, conn, error_fd):
-        """The worker's whole life, in the child of fork_blocked()."""
-        code = WORKER_SETUP_FAILED
+    def _become_supervisor(self, invocation, conn, error_fd, status_fd):
+        """The child of _execute: run the call (worker.py); never return."""
         try:
-            os.setsid()
             reset_signals()
-            unblock_signals()
             # Detach first, so that no socket object can later close a
             # descriptor number reused by the storlet.
             for sock in list(self._sockets()) + [conn]:
                 sock.detach()
-            close_fds_except([0, 1, 2, error_fd] + invocation.fds)
-            code = run_storlet(self.storlet_class, self.main, self.path,
-                               invocation, error_fd)
+            close_fds_except([0, 1, 2, error_fd, status_fd]
+                             + invocation.fds)
         except BaseException as err:
-            try:
-                _report(error_fd, 'Storlet process failed: %s'
-                        % one_line(err))
-            except BaseException:
-                pass
-        finally:
-            for stream in (sys.stdout, sys.stderr):
-                try:
-                    stream.flush()  # what the storlet printed
-                except BaseException:
-                    pass
-            os._exit(code)
+            log(self.who, 'cannot start a supervisor: %s' % one_line(err))
+            os._exit(worker.WORKER_SETUP_FAILED)
+        worker.supervise((self.storlet_class, self.main, self.path),
+                         invocation, error_fd, status_fd, self.limits)
 
     def _check_gateway(self, call):
         """The gateway's connection is readable: has it hung up?"""
@@ -597,41 +411,46 @@ class StorletDaemon:
             data = b''
         if data:
             return  # nothing is expected here; ignore it
-        log(self.who, 'gateway closed the connection of call %d: killing it'
-            % call.pid)
-        _kill_worker(call.pid)
+        log(self.who, 'gateway closed the connection of call %d: '
+            'cancelling it' % call.pid)
+        call.cancel()
         call.conn.close()
         call.conn = None
 
     def _reap(self):
         """Collect every ended child: the one place children are reaped."""
+        ended = []
+        strays = False
         while True:
             try:
-                # WNOWAIT leaves the child a zombie, so its pid (and the
-                # group id equal to it) cannot be reused while we kill
-                # what the storlet left behind in its group.
-                info = os.waitid(os.P_ALL, 0,
-                                 os.WEXITED | os.WNOHANG | os.WNOWAIT)
+                pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
-                return
-            if info is None or info.si_pid == 0:
-                return
-            call = self.calls.pop(info.si_pid, None)
+                break
+            if pid == 0:
+                break
+            call = self.calls.pop(pid, None)
+            if call is None or status != 0:
+                # An orphan we adopted, or a supervisor that did not
+                # clean up (killed?): what it left is now ours.
+                strays = True
             if call is not None:
-                try:
-                    os.killpg(info.si_pid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
-            _, status = os.waitpid(info.si_pid, 0)
-            if call is not None:
-                self._finish(call, status)
+                ended.append((call, status))
+        # Before any reply: a call is over when all of its processes are.
+        if strays and not kill_descendants(keep=set(self.calls),
+                                           timeout=STRAY_KILL_TIMEOUT):
+            log(self.who, 'some processes could not be killed')
+        for call, status in ended:
+            self._finish(call, status)
 
-    def _finish(self, call, status):
-        try:
-            error_text = os.read(call.error_fd, 4 * MAX_ERROR_TEXT)
-        except BlockingIOError:
-            error_text = b''
+    def _finish(self, call, supervisor_status):
+        error_text = _read_quietly(call.error_fd, 4 * MAX_ERROR_TEXT)
+        status_text = _read_quietly(call.status_fd, 32)
         os.close(call.error_fd)
+        os.close(call.status_fd)
+        try:
+            status = int(status_text)
+        except ValueError:  # the supervisor died first, or never forked
+            status = supervisor_status
         self.last_activity = time.monotonic()
         if call.conn is None:
             return
@@ -674,10 +493,17 @@ class StorletDaemon:
             conn.close()
         self.pending.clear()
         for call in self.calls.values():
-            _kill_worker(call.pid)
+            call.cancel()
             if call.conn is not None:
                 call.conn.close()
                 call.conn = None
+
+
+def _read_quietly(fd, size):
+    try:
+        return os.read(fd, size)
+    except BlockingIOError:
+        return b''
 
 
 def _report_ready(ready_fd, line):
@@ -687,13 +513,15 @@ def _report_ready(ready_fd, line):
         os.close(ready_fd)
 
 
-def run_daemon(runtime_dir, key, name, main, path, idle_timeout, ready_fd):
+def run_daemon(runtime_dir, key, name, main, path, idle_timeout, ready_fd,
+               limits=None):
     """Start one daemon, report on ``ready_fd``, serve; return the exit code.
 
     Called in a child of the factory (signals blocked and reset, other
     descriptors closed) or by ``python -m storlets_agent daemon``.
     """
-    daemon = StorletDaemon(runtime_dir, key, name, main, path, idle_timeout)
+    daemon = StorletDaemon(runtime_dir, key, name, main, path, idle_timeout,
+                           limits)
     try:
         daemon.start()
     except StartError as err:

@@ -22,6 +22,14 @@ a bad storlet costs an error reply, never the factory.
 SIGTERM (or SIGINT): stop listening, send SIGTERM to every daemon, SIGQUIT
 to those still running after ``stop_grace`` seconds (they kill their calls),
 SIGKILL after QUIT_GRACE more; exit 0 once all are reaped.
+
+Idle exit: with no daemon, no connection and no request for
+``idle_timeout`` seconds, the factory shuts down the same way (exit 0), so
+an unused sandbox container stops by itself. A daemon serving calls keeps
+the factory up; daemons have their own ``daemon_idle_timeout``.
+
+The factory is a child subreaper: when a daemon dies, whatever it left
+(supervisors, storlet processes) comes here and is killed.
 """
 import functools
 import glob
@@ -38,9 +46,12 @@ import storlets_agent
 from storlets.sbus import channel
 from storlets.sbus.protocol import ChannelClosed, ProtocolError
 from storlets_agent.daemon import (
-    DAEMON_START_FAILED, REPLY_TIMEOUT, REQUEST_TIMEOUT, SignalQueue,
-    close_fds_except, describe_status, fork_blocked, listen, log, one_line,
-    reset_signals, run_daemon, unblock_signals, unlink_if_ours)
+    DAEMON_START_FAILED, REPLY_TIMEOUT, REQUEST_TIMEOUT, STRAY_KILL_TIMEOUT,
+    run_daemon)
+from storlets_agent.process import (
+    Limits, SignalQueue, close_fds_except, describe_status, fork_blocked,
+    kill_descendants, listen, log, one_line, reset_signals,
+    set_child_subreaper, set_dumpable, unblock_signals, unlink_if_ours)
 
 #: Factory exit codes.
 FACTORY_OK = 0
@@ -153,9 +164,13 @@ class DaemonFactory:
     """Serves factory.sock and owns every daemon of this sandbox."""
 
     def __init__(self, runtime_dir, idle_timeout=600.0, start_timeout=30.0,
-                 stop_grace=5.0, python_dir='/usr/bin'):
+                 stop_grace=5.0, python_dir='/usr/bin',
+                 daemon_idle_timeout=None, limits=None):
         self.runtime_dir = runtime_dir
         self.idle_timeout = idle_timeout
+        self.daemon_idle_timeout = daemon_idle_timeout or idle_timeout
+        self.limits = limits or Limits()
+        self.last_activity = time.monotonic()  # last request or daemon
         self.start_timeout = start_timeout
         self.stop_grace = stop_grace
         self.python_dir = python_dir
@@ -174,8 +189,14 @@ class DaemonFactory:
         }
 
     def run(self):
-        """Serve until SIGTERM; return the exit code."""
+        """Serve until SIGTERM or idle; return the exit code."""
         self.signals = SignalQueue()
+        try:
+            set_child_subreaper()
+            set_dumpable(False)  # see process.set_dumpable
+        except OSError as err:
+            log(WHO, 'cannot set up the factory process: %s'
+                % one_line(err))
         # Daemon sockets left by an earlier run would only refuse clients.
         for stale in glob.glob(os.path.join(glob.escape(self.runtime_dir),
                                             'd-*.sock')):
@@ -228,11 +249,20 @@ class DaemonFactory:
                       if d.state == STARTING]
         if self.shutdown_steps:
             deadlines.append(self.shutdown_steps[0][0])
+        if self._idle():
+            deadlines.append(self.last_activity + self.idle_timeout)
         if not deadlines:
             return None
         return max(0.0, min(deadlines) - time.monotonic())
 
+    def _idle(self):
+        return not (self.shutdown_steps is not None or self.daemons
+                    or self.pending)
+
     def _expire(self, now):
+        if self._idle() and now >= self.last_activity + self.idle_timeout:
+            self._shutdown('idle for %g s' % self.idle_timeout)
+            return
         for conn, deadline in list(self.pending.items()):
             if deadline <= now:
                 del self.pending[conn]
@@ -272,7 +302,8 @@ class DaemonFactory:
             log(WHO, 'accept failed: %s' % one_line(err))
             return
         conn.setblocking(False)
-        self.pending[conn] = time.monotonic() + REQUEST_TIMEOUT
+        self.last_activity = time.monotonic()
+        self.pending[conn] = self.last_activity + REQUEST_TIMEOUT
 
     def _reply(self, conn, message):
         try:
@@ -385,8 +416,8 @@ class DaemonFactory:
         code = DAEMON_CRASHED
         try:
             code = run_daemon(self.runtime_dir, spec.key, spec.name,
-                              spec.main, spec.path, self.idle_timeout,
-                              ready_fd)
+                              spec.main, spec.path, self.daemon_idle_timeout,
+                              ready_fd, self.limits)
         except BaseException as err:
             log('daemon %s/%s' % (spec.name, spec.key),
                 'crashed: %s' % one_line(err))
@@ -409,7 +440,9 @@ class DaemonFactory:
                 '--runtime-dir=' + self.runtime_dir, '--key=' + spec.key,
                 '--name=' + spec.name, '--main=' + spec.main,
                 '--path=' + spec.path,
-                '--idle-timeout=%r' % self.idle_timeout,
+                '--idle-timeout=%r' % self.daemon_idle_timeout,
+                '--max-file-size=%d' % self.limits.max_file_size,
+                '--max-log-size=%d' % self.limits.max_log_size,
                 '--ready-fd=%d' % ready_fd]
         unblock_signals()
         os.execve(spec.interpreter, argv, env)
@@ -500,33 +533,44 @@ class DaemonFactory:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
-                return
+                break
             if pid == 0:
-                return
+                break
             daemon = self.daemons.pop(pid, None)
             if daemon is None:
                 continue
-            log(WHO, 'daemon %s %s' % (daemon, describe_status(status)))
-            if daemon.state == STARTING:
-                line = self._ready_line(daemon) or ''
-                error = (line[len('error '):] if line.startswith('error ')
-                         else 'Storlet daemon for %s exited during start (%s)'
-                         % (daemon.name, describe_status(status)))
-                self._fail_start(daemon, error)
-            elif daemon.state == READY:
-                unlink_if_ours(daemon.socket_path, daemon.socket_id)
+            if not self.daemons:
+                self.last_activity = time.monotonic()
+            self._on_exit(daemon, status)
+        # Whatever dead daemons left behind was re-parented here before we
+        # learnt of their exit: kill it (the daemons themselves are kept).
+        if not kill_descendants(keep=set(self.daemons),
+                                timeout=STRAY_KILL_TIMEOUT):
+            log(WHO, 'some processes could not be killed')
+
+    def _on_exit(self, daemon, status):
+        """A daemon ended: tell who waits for it, drop its socket."""
+        log(WHO, 'daemon %s %s' % (daemon, describe_status(status)))
+        if daemon.state == STARTING:
+            line = self._ready_line(daemon) or ''
+            error = (line[len('error '):] if line.startswith('error ')
+                     else 'Storlet daemon for %s exited during start (%s)'
+                     % (daemon.name, describe_status(status)))
+            self._fail_start(daemon, error)
+        elif daemon.state == READY:
+            unlink_if_ours(daemon.socket_path, daemon.socket_id)
 
     def _handle_signals(self):
         signums = self.signals.drain()
         if signal.SIGCHLD in signums:
             self._reap()
         if signums & {signal.SIGTERM, signal.SIGINT, signal.SIGQUIT}:
-            self._shutdown()
+            self._shutdown('signal')
 
-    def _shutdown(self):
+    def _shutdown(self, reason):
         if self.shutdown_steps is not None:
             return
-        log(WHO, 'shutting down')
+        log(WHO, 'shutting down (%s)' % reason)
         unlink_if_ours(self.socket_path, self.listener_id)
         self.listener.close()
         self.listener = None

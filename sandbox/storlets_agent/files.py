@@ -294,6 +294,9 @@ class StorletLogger:
     every line of the log says whose it is and at which level. Write
     errors are ignored: logging must never break the storlet's output.
     Like ``logging``, extra arguments are %-formatted into the message.
+
+    In the sandbox, ``fd`` is a pipe to the call's supervisor, which keeps
+    at most ``--max-log-size`` bytes of the call's log (see worker.py).
     """
 
     def __init__(self, main, fd):

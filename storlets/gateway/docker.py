@@ -143,7 +143,10 @@ def container_run_kwargs(conf, scope):
         ],
         labels={LABEL: LABEL_VALUE, 'storlets.scope': scope},
         auto_remove=True,
-        command=['--idle-timeout', str(conf.sandbox_idle_timeout)],
+        # Daemons exit after sandbox_idle_timeout without calls; the factory
+        # (and so the container) soon after its last daemon is gone.
+        command=['--daemon-idle-timeout', str(conf.sandbox_idle_timeout),
+                 '--idle-timeout', str(min(30.0, conf.sandbox_idle_timeout))],
     )
 
 

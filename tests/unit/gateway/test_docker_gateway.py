@@ -112,7 +112,8 @@ def test_ensure_sandbox_starts_container_then_times_out_without_factory(
     scope = scope_of('AUTH_x')
     assert kw['name'] == 'storlets-' + scope
     assert kw['auto_remove'] is True
-    assert kw['command'] == ['--idle-timeout', '600.0']
+    assert kw['command'] == ['--daemon-idle-timeout', '600.0',
+                             '--idle-timeout', '30.0']
     assert os.path.isdir(os.path.join(str(tmp_path), 'run', scope))
 
 
