@@ -83,7 +83,7 @@ workers = 2
 user = root
 log_name = $name
 log_level = INFO
-eventlet_debug = true
+eventlet_debug = false
 
 [pipeline:main]
 pipeline = catch_errors gatekeeper healthcheck proxy-logging cache listing_formats bulk tempurl ratelimit crossdomain container_sync tempauth staticweb storlet_handler copy container-quotas account-quotas slo dlo versioned_writes symlink ${crypto}proxy-logging proxy-server
@@ -194,7 +194,7 @@ workers = 1
 user = root
 log_name = $1
 log_level = INFO
-eventlet_debug = true
+eventlet_debug = false
 EOF
 }
 

@@ -17,7 +17,10 @@ from swift.common.swob import (
 from storlets.errors import StorletError, StorletTimeout
 from storlets.gateway.invocation import Invocation, StorletInput, StorletRef
 from storlets.middleware import request as parse
-from storlets.middleware.response import apply_result, mark_failure
+from storlets.middleware.framing import FRAMED_HEADER, frame
+from storlets.middleware.response import (
+    apply_result, check_output_metadata, mark_failure)
+from storlets.middleware.streams import close
 
 #: Responses the storlet must not see raw here: SLO and DLO manifests (the
 #: storlet must see the assembled object), symlinks (the target), EC
@@ -96,6 +99,11 @@ class ObjectHandler:
                 storlet_name))
         try:
             result = self.gateway.invoke(invocation, self.code_source)
+            try:
+                check_output_metadata(result.metadata)
+            except StorletError:
+                close(result.body)
+                raise
         except StorletTimeout as err:
             self.logger.warning('storlet %s timed out: %s', storlet_name, err)
             return mark_failure(resp, 'timeout')
@@ -106,4 +114,9 @@ class ObjectHandler:
             for inp in invocation.inputs:
                 if inp.fd is not None:   # not consumed by the gateway
                     os.close(inp.fd)
-        return apply_result(resp, result, 'object', input_range)
+        # A failure after the first byte travels inside the body, not as a
+        # broken transfer the proxy would hold against this node.
+        result.body = frame(result.body)
+        apply_result(resp, result, 'object', input_range)
+        resp.headers[FRAMED_HEADER] = '1'
+        return resp

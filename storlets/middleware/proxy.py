@@ -33,11 +33,16 @@ from storlets.gateway.invocation import Invocation, StorletInput, StorletRef
 from storlets.gateway.registration import RegistrationError, check_object_name
 from storlets.middleware import acl
 from storlets.middleware import request as parse
-from storlets.middleware.response import STALE_HEADERS, apply_result
+from storlets.middleware.framing import FRAMED_HEADER, Unframe
+from storlets.middleware.response import (
+    STALE_HEADERS, apply_result, check_output_metadata, wrap_body)
 from storlets.middleware.streams import (
-    InputReader, OutputReader, close, slice_stream)
+    InputReader, OutputReader, Prefetched, close, slice_stream)
 
 SWIFT_SOURCE = 'SH'
+#: Output read before a GET response starts: a storlet failing within it
+#: gets a clean 503 instead of a broken transfer.
+PREFETCH_BYTES = 65536
 UNAUTHORIZED_STORLET = ('Failed to verify access to the storlet. Either the '
                         'storlet does not exist or you are not authorized to '
                         'run the storlet.')
@@ -245,6 +250,12 @@ class ProxyHandler:
             # the proxy's object controller adds some of them back.
             for name in STALE_HEADERS:
                 resp.headers.pop(name, None)
+            if resp.headers.pop(FRAMED_HEADER, None):
+                try:
+                    resp = wrap_body(resp, lambda body: Prefetched(
+                        Unframe(body), PREFETCH_BYTES))
+                except StorletError as err:
+                    return storlet_failure(err)
             return resp
         body, input_range = resp.app_iter, None
         if resp.status_int == 206:
@@ -262,6 +273,12 @@ class ProxyHandler:
             raise
         try:
             result = self.invoke(req, account, storlet, params, inputs)
+            try:
+                check_output_metadata(result.metadata)
+                result.body = Prefetched(result.body, PREFETCH_BYTES)
+            except StorletError:
+                close(result.body)
+                raise
         except StorletError as err:
             return storlet_failure(err)
         out = Response(request=req, headers=dict(resp.headers))

@@ -92,3 +92,40 @@ def slice_stream(app_iter, start, end):
                 break
     finally:
         close(app_iter)
+
+
+class Prefetched:
+    """The first bytes of a stream read ahead, then the rest of it.
+
+    ``Prefetched(body, limit)`` reads up to ``limit`` bytes before the
+    response starts, so a storlet that fails early is answered with a clean
+    error status instead of a broken transfer; exceptions from that read
+    propagate from the constructor.
+    """
+
+    def __init__(self, body, limit):
+        self._body = body
+        self._iter = iter(body)
+        self._head = []
+        size = 0
+        try:
+            while size < limit:
+                chunk = next(self._iter)
+                self._head.append(chunk)
+                size += len(chunk)
+        except StopIteration:
+            self._iter = iter(())
+        except BaseException:
+            close(body)
+            raise
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if self._head:
+            return self._head.pop(0)
+        return next(self._iter)
+
+    def close(self):
+        close(self._body)

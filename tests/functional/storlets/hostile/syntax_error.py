@@ -1,0 +1,6 @@
+"""Does not even compile (deliberately)."""
+
+
+class SyntaxErrorStorlet(object):
+    def __init__(self, logger)
+        self.logger = logger
