@@ -52,7 +52,7 @@ from urllib.parse import urlparse
 from swift.common.registry import register_swift_info
 from swift.common.swob import HTTPException, HTTPForbidden, Request
 from swift.common.swob import wsgi_to_str
-from swift.common.utils import get_logger, split_path
+from swift.common.utils import get_logger
 
 from storlets.gateway import load_gateway
 from storlets.middleware import request as parse
@@ -126,7 +126,7 @@ class StorletMiddleware:
         try:
             _ver, account, container, obj = (
                 wsgi_to_str(p) if p else p
-                for p in split_path(req.path, 2, 4, True))
+                for p in req.split_path(2, 4, True))
         except ValueError:
             return None
         if container is None:
@@ -154,8 +154,7 @@ class StorletMiddleware:
     def route_object(self, req):
         try:
             # object server paths: /device/partition/account/container/obj
-            _dev, _part, account, _cont, _obj = split_path(
-                req.path, 5, 5, True)
+            _dev, _part, account, _cont, _obj = req.split_path(5, 5, True)
         except ValueError:
             return None
         storlet = parse.run_storlet_name(req.headers)

@@ -316,7 +316,7 @@ class ProxyHandler:
         # user and this storlet, and the request still carries the storlet,
         # so the data only leaves through it.
         retry = make_pre_authed_request(
-            req.environ, method='GET', path=req.path_info,
+            req.environ, method="GET", path=req.path,
             headers=dict(req.headers), swift_source=SWIFT_SOURCE)
         retry.query_string = req.query_string
         return retry.get_response(self.app)
@@ -377,7 +377,7 @@ class ProxyHandler:
         except StorletError as err:
             return storlet_failure(err, put=True)
         headers = self._put_headers(req.headers, {}, result.metadata)
-        return self._put_output(req, req.path_info, headers, result)
+        return self._put_output(req, req.path, headers, result)
 
     def _put_headers(self, client_headers, source_meta, metadata):
         headers = {k: v for k, v in client_headers.items()

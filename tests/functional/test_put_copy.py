@@ -1,6 +1,7 @@
 """PUT and copy with X-Run-Storlet: what is stored is the storlet's output."""
 import hashlib
 import os
+from urllib.parse import quote
 
 import pytest
 from swiftclient import ClientException
@@ -177,3 +178,18 @@ def test_512mib_put_streams_with_flat_memory(conn, deployed, container):
     assert headers['etag'] == md5.hexdigest()
     growth = max(peak[pid] - before.get(pid, peak[pid]) for pid in peak)
     assert growth < 64 * 1024, 'a proxy worker grew by %d KiB' % growth
+
+
+@pytest.mark.parametrize('name', ['with space', 'pct%41sign', 'ünï/cödé'])
+def test_odd_object_names(conn, deployed, container, placement, name):
+    conn.put_object(container, name, TEXT,
+                    headers={'X-Run-Storlet': 'reverse_lines.py'})
+    assert conn.get_object(container, name)[1] == b'cba\nfed\njihg\n'
+    _, body = storlet_get(conn, container, name, 'reverse_lines.py',
+                          placement)
+    assert body == TEXT
+    conn.put_object(container, name + '.copy', None, headers=dict(
+        placement, **{'X-Run-Storlet': 'identity.py',
+                      'X-Copy-From': quote('%s/%s' % (container, name))}))
+    assert conn.get_object(container, name + '.copy')[1] == \
+        b'cba\nfed\njihg\n'
