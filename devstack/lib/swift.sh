@@ -290,7 +290,13 @@ sandbox_image = $1
 # node_timeout (60) must stay above it, or Swift would retry a slow storlet
 # on another replica.
 storlet_timeout = 15
+# Small enough that the lifecycle tests see the least recently used sandbox
+# go; AUTH_idletest's sandbox stops after 3 idle seconds (lifecycle tests).
+max_containers_per_node = 6
 sandbox_start_timeout = 10
+
+[account:AUTH_idletest]
+sandbox_idle_timeout = 3
 EOF
 }
 

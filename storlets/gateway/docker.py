@@ -47,9 +47,9 @@ def container_name(scope):
 
 
 #: Options an operator may override per account, in ``[account:<name>]``.
-ACCOUNT_OPTIONS = ('sandbox_image', 'container_mem_limit',
-                   'container_pids_limit', 'container_cpus',
-                   'container_tmpfs_size')
+ACCOUNT_OPTIONS = ('sandbox_image', 'sandbox_idle_timeout',
+                   'container_mem_limit', 'container_pids_limit',
+                   'container_cpus', 'container_tmpfs_size')
 
 
 @dataclass(frozen=True)
