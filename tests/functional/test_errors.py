@@ -315,7 +315,7 @@ ROWS = [
         bad_storlet_headers(), 400, Contains('name'),
         dests=['storlet/sub/%s.py' % BAD_STORLET]),
     row('register-name-with-nul', 'PUT', 'storlet/%s%%00.py' % BAD_STORLET,
-        bad_storlet_headers(), 412, None),
+        bad_storlet_headers(), 400, Contains('name')),
     row('register-dependency-name-with-slash', 'PUT',
         'dependency/a%%2F%s' % BAD_DEP,
         {'X-Object-Meta-Storlet-Dependency-Version': '1'}, 400,
