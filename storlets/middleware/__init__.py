@@ -47,7 +47,7 @@ server pipeline: immediately before ``object-server``. Both with
 ``object``; see ``etc/`` for every option.
 """
 import configparser
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 from swift.common.registry import register_swift_info
 from swift.common.swob import HTTPException, HTTPForbidden, Request
@@ -62,6 +62,8 @@ from storlets.middleware.object import ObjectHandler
 from storlets.middleware.proxy import ProxyHandler
 
 INTERFACE_VERSION = '1.0'
+#: environ key marking a request that writes a storlet or dependency object
+CODE_WRITE = 'storlets.code_write'
 LANGUAGES = ('python',)
 
 
@@ -113,8 +115,14 @@ class StorletMiddleware:
         req = Request(env)
         try:
             resp = self.route(req)
+            if resp is None and CODE_WRITE in env:
+                resp = req.get_response(self.app)
         except HTTPException as err:
             resp = err
+        if CODE_WRITE in env:
+            # again once the write is done: a concurrent invocation may have
+            # cached the old version meanwhile
+            self.handler.forget_code(req, *env.pop(CODE_WRITE))
         if resp is None:
             return self.app(env, start_response)
         return resp(env, start_response)
@@ -139,8 +147,12 @@ class StorletMiddleware:
             return HTTPForbidden(
                 body='Referrer containing storlets is not allowed',
                 content_type='text/plain')
-        if obj and req.method in ('PUT', 'POST') and container in (
-                self.config.storlet_container, self.config.storlet_dependency):
+        code_containers = (self.config.storlet_container,
+                           self.config.storlet_dependency)
+        self.forget_changed_code(req, account, container, obj,
+                                 code_containers)
+        if obj and req.method in ('PUT', 'POST') and \
+                container in code_containers:
             return self.handler.handle_registration(req, container, obj)
         if not obj and req.method == 'POST' and \
                 'X-Storlet-Container-Read' in req.headers:
@@ -150,6 +162,23 @@ class StorletMiddleware:
             return self.handler.handle_execution(
                 req, account, container, obj, wsgi_to_str(storlet))
         return None
+
+    def forget_changed_code(self, req, account, container, obj,
+                            code_containers):
+        """Any write to a storlet or dependency object (or a COPY onto one)
+        drops the proxy's cached facts about it."""
+        if req.method in ('GET', 'HEAD', 'OPTIONS'):
+            return
+        targets = [(container, obj)]
+        if req.method == 'COPY' and req.headers.get('Destination'):
+            dest = unquote(req.headers['Destination']).lstrip('/')
+            targets.append(tuple(dest.partition('/')[::2]))
+        for target_container, target_obj in targets:
+            if target_obj and target_container in code_containers:
+                self.handler.forget_code(req, account, target_container,
+                                         target_obj)
+                req.environ[CODE_WRITE] = (account, target_container,
+                                           target_obj)
 
     def route_object(self, req):
         try:

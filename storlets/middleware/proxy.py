@@ -31,7 +31,7 @@ from swift.proxy.controllers.base import (
 from storlets.errors import StorletError, StorletTimeout
 from storlets.gateway.invocation import Invocation, StorletInput, StorletRef
 from storlets.gateway.registration import RegistrationError, check_object_name
-from storlets.middleware import acl
+from storlets.middleware import acl, code_info
 from storlets.middleware import request as parse
 from storlets.middleware.framing import FRAMED_HEADER, Unframe
 from storlets.middleware.response import (
@@ -155,42 +155,41 @@ class ProxyHandler:
         return HTTPMethodNotAllowed(request=req)
 
     def authorize_storlet(self, req, account, storlet_name):
-        """HEAD the storlet object as the requesting user.
+        """Check the user may run the storlet; return what describes it.
 
         Returns its ``StorletRef`` and the internal headers that carry the
-        same facts to an object server. 401 if the HEAD fails.
+        same facts to an object server. 401 if the user may not read the
+        storlet object or it does not exist (indistinguishable on purpose).
         """
-        path = '/v1/%s/%s/%s' % (account, self.config.storlet_container,
-                                 storlet_name)
-        resp = self._head(req, path, pre_authed=False)
-        if not is_success(resp.status_int):
+        container = self.config.storlet_container
+        facts = None
+        if code_info.may_read(req, self.app, account, container,
+                              storlet_name):
+            facts = code_info.object_facts(req, self.app, account, container,
+                                           storlet_name)
+        if not facts:
             raise text(HTTPUnauthorized, UNAUTHORIZED_STORLET)
-        meta = parse.storlet_params(resp.headers)
+        meta = parse.storlet_params(facts)
         headers = {'X-Storlet-%s' % k: v for k, v in meta.items()
                    if k in parse.INTERNAL_STORLET_META}
-        headers['X-Storlet-Etag'] = resp.headers.get('Etag', '')
-        headers['X-Storlet-X-Timestamp'] = resp.headers.get('X-Timestamp', '')
+        headers['X-Storlet-Etag'] = facts.get('etag', '')
+        headers['X-Storlet-X-Timestamp'] = facts.get('x-timestamp', '')
         deps = [d for d in meta.get('Dependency', '').split(',') if d]
         if deps:
             headers['X-Storlet-Dependency-Versions'] = ','.join(
                 self._dependency_version(req, account, dep) for dep in deps)
         return StorletRef.from_headers(storlet_name, headers), headers
 
-    def _head(self, req, path, pre_authed):
-        make = make_pre_authed_request if pre_authed else make_subrequest
-        sub = make(req.environ, method='HEAD', path=quote(path), headers={},
-                   swift_source=SWIFT_SOURCE)
-        resp = sub.get_response(self.app)
-        close(resp.app_iter)
-        return resp
-
     def _dependency_version(self, req, account, dep):
         # Code is fetched by the engine, not as the user; the version only
         # makes a changed dependency land in a new cache directory.
-        resp = self._head(req, '/v1/%s/%s/%s' % (
-            account, self.config.storlet_dependency, dep), pre_authed=True)
-        return '%s@%s' % (resp.headers.get('Etag', ''),
-                          resp.headers.get('X-Timestamp', ''))
+        facts = code_info.object_facts(
+            req, self.app, account, self.config.storlet_dependency, dep) or {}
+        return '%s@%s' % (facts.get('etag', ''), facts.get('x-timestamp', ''))
+
+    def forget_code(self, req, account, container, obj):
+        """Called for every request that may change a code object."""
+        code_info.forget(req.environ, account, container, obj)
 
     def must_run_on_proxy(self, req, container, storlet_range, extras):
         """Placement decided from the request alone (spec §7)."""

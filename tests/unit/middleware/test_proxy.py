@@ -24,6 +24,7 @@ class Setup:
         self.swift.register('HEAD', ACCOUNT + '/storlet/identity.py', 200,
                             dict(STORLET_HEADERS, Etag='abc',
                                  **{'X-Timestamp': '1.0'}))
+        self.swift.register('HEAD', ACCOUNT + '/storlet', 204)
         self.swift.register('PUT', ACCOUNT + '/storlet/identity.py', 201)
         self.swift.register('PUT', ACCOUNT + '/dependency/dep.sh', 201)
         self.swift.register('GET', ACCOUNT + '/c/o', 200, {
@@ -159,3 +160,40 @@ def test_query_parameters_reach_the_object_server_unchanged(env):
     resp = env.request(ACCOUNT + '/c/o?a=1&b=2', headers={
         'X-Run-Storlet': 'identity.py'})
     assert resp.status_int == 200
+
+
+class FakeCache(dict):
+    def get(self, key):
+        return dict.get(self, key)
+
+    def set(self, key, value, time=0):
+        self[key] = value
+
+    def delete(self, key):
+        self.pop(key, None)
+
+
+def test_storlet_facts_are_cached_until_the_storlet_changes():
+    setup = Setup()
+    cache = FakeCache()
+
+    def get():
+        req = Request.blank(ACCOUNT + '/c/o', environ={'swift.cache': cache},
+                            headers={'X-Run-Storlet': 'identity.py'})
+        resp = req.get_response(setup.mw)
+        resp.body
+        return resp
+    storlet_heads = lambda: len(setup.swift.call_headers(  # noqa: E731
+        'HEAD', ACCOUNT + '/storlet/identity.py'))
+    assert get().status_int == 200
+    assert get().status_int == 200
+    assert storlet_heads() == 1
+    req = Request.blank(ACCOUNT + '/storlet/identity.py', method='PUT',
+                        environ={'swift.cache': cache},
+                        headers=STORLET_HEADERS, body=b'new code')
+    resp = req.get_response(setup.mw)
+    resp.body
+    assert resp.status_int == 201
+    assert get().status_int == 200
+    assert storlet_heads() == 2
+    assert setup.swift.unclosed == []
