@@ -11,7 +11,6 @@ after the first byte aborts the response instead of ending it cleanly.
 import fcntl
 import json
 import os
-import tempfile
 
 import eventlet
 from eventlet.hubs import trampoline
@@ -163,7 +162,8 @@ def execute(daemon_socket, invocation, execution_path, timeout):
     deadline = channel.deadline_after(timeout)
     conn = channel.connect(daemon_socket, deadline)
     local, remote, feeders = [], [], []
-    log_file = tempfile.TemporaryFile()
+    # an anonymous in-memory file: no filesystem work per call
+    log_file = open(os.memfd_create('storlet-log', os.MFD_CLOEXEC), 'w+b')
     try:
         out_r, out_w = _pipe()
         md_r, md_w = _pipe()
