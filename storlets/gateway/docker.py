@@ -208,10 +208,12 @@ class DockerStorletGateway(Gateway):
         self._start_daemon(invocation.account, scope, key, storlet,
                            exec_path)
         try:
-            return execution.execute(socket_path, invocation, exec_path,
-                                     timeout)
+            result = execution.execute(socket_path, invocation, exec_path,
+                                       timeout)
         except OSError as err:
             raise SandboxError('Cannot reach storlet daemon: %s' % err)
+        result.extra['cold_start'] = True
+        return result
 
     def _mark_used(self, scope):
         """Record when a scope was last used (for LRU), at most every 5 s."""

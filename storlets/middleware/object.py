@@ -18,6 +18,7 @@ from storlets.errors import StorletError, StorletTimeout
 from storlets.gateway.invocation import Invocation, StorletInput, StorletRef
 from storlets.middleware import request as parse
 from storlets.middleware.framing import FRAMED_HEADER, frame
+from storlets.middleware.metrics import InvocationMetrics
 from storlets.middleware.response import (
     apply_result, check_output_metadata, mark_failure)
 from storlets.middleware.streams import close
@@ -97,6 +98,7 @@ class ObjectHandler:
             on_log=self.code_source.log_uploader(
                 req.headers, account, self.config.storlet_logcontainer,
                 storlet_name))
+        metrics = InvocationMetrics(self.logger, storlet_name, 'object')
         try:
             result = self.gateway.invoke(invocation, self.code_source)
             try:
@@ -104,19 +106,20 @@ class ObjectHandler:
             except StorletError:
                 close(result.body)
                 raise
-        except StorletTimeout as err:
-            self.logger.warning('storlet %s timed out: %s', storlet_name, err)
-            return mark_failure(resp, 'timeout')
         except StorletError as err:
+            metrics.failed(err)
             self.logger.warning('storlet %s failed: %s', storlet_name, err)
-            return mark_failure(resp, 'failed')
+            return mark_failure(resp, 'timeout' if isinstance(
+                err, StorletTimeout) else 'failed')
         finally:
             for inp in invocation.inputs:
                 if inp.fd is not None:   # not consumed by the gateway
                     os.close(inp.fd)
         # A failure after the first byte travels inside the body, not as a
         # broken transfer the proxy would hold against this node.
-        result.body = frame(result.body)
+        size = resp.content_length or 0
+        result.body = frame(metrics.started_output(
+            result, (end - start) if start is not None else size))
         apply_result(resp, result, 'object', input_range)
         resp.headers[FRAMED_HEADER] = '1'
         return resp

@@ -34,6 +34,7 @@ from storlets.gateway.registration import RegistrationError, check_object_name
 from storlets.middleware import acl, code_info
 from storlets.middleware import request as parse
 from storlets.middleware.framing import FRAMED_HEADER, Unframe
+from storlets.middleware.metrics import InvocationMetrics
 from storlets.middleware.response import (
     STALE_HEADERS, apply_result, check_output_metadata, wrap_body)
 from storlets.middleware.streams import (
@@ -353,13 +354,17 @@ class ProxyHandler:
             on_log=self.code_source.log_uploader(
                 req.headers, account, self.config.storlet_logcontainer,
                 storlet.name))
+        metrics = InvocationMetrics(self.logger, storlet.name, 'proxy')
         try:
-            return self.gateway.invoke(invocation, self.code_source)
+            result = self.gateway.invoke(invocation, self.code_source)
         except StorletError as err:
+            metrics.failed(err)
             self.logger.warning('storlet %s failed: %s', storlet.name, err)
             for inp in inputs:
                 close(inp.body)
             raise
+        result.body = metrics.started_output(result)
+        return result
 
     # -- PUT ---------------------------------------------------------------------
 
