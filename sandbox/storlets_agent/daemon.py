@@ -7,19 +7,15 @@ Life of a daemon
    directory to ``sys.path``, imports ``module``, gets ``Class`` (main is
    ``"module.Class"``), binds ``<runtime-dir>/d-<key>.sock`` and then writes
    one line on its readiness pipe: ``ok``, or ``error <reason>``.
-2. It keeps ``spares`` supervisor+worker pairs forked and set up ahead of
-   the calls (spares.py), and serves ``ping`` and ``execute`` (see
-   ``storlets.sbus``), one request per connection. Each ``execute`` is
-   handed to a spare (or to a pair forked for it when none is left), whose
-   worker runs the storlet once (see worker.py); then the daemon forks the
-   next spare, while the call runs. The connection stays open and gets the
-   single reply when the supervisor is gone, i.e. when the worker and
-   everything it started are gone. If the gateway closes the connection
-   first, the supervisor gets SIGTERM: it kills the worker and everything
-   below it.
+2. It serves ``ping`` and ``execute`` (see ``storlets.sbus``), one request
+   per connection. Each ``execute`` forks a *supervisor*, which forks the
+   *worker* that runs the storlet once (see worker.py). The connection
+   stays open and gets the single reply when the supervisor is gone, i.e.
+   when the worker and everything it started are gone. If the gateway
+   closes the connection first, the supervisor gets SIGTERM: it kills the
+   worker and everything below it.
 3. It exits after ``idle_timeout`` seconds without a connection, or on
-   SIGTERM once the calls in flight are done (SIGQUIT: cancel them, exit),
-   killing its spares first.
+   SIGTERM once the calls in flight are done (SIGQUIT: cancel them, exit).
 
 Why one thread and a poll loop: fork() copies only the calling thread, and
 a lock another thread held at that moment stays locked forever in the
@@ -27,16 +23,11 @@ child. With a single thread, every worker starts from a consistent
 interpreter. Nothing in the loop blocks for long: replies are tiny, and a
 request frame must arrive whole within REQUEST_TIMEOUT.
 
-Spares are forked from the loop itself (fork() is one system call for
-the parent; the children do the rest of the set-up), so the daemon stays
-single-threaded. A spare that cannot be forked, or that dies unused, is
-retried after SPARE_RETRY_DELAY, so a saturated sandbox is not hammered.
-
 The daemon is a child subreaper too: if a supervisor dies without cleaning
 up (SIGKILLed by the OOM killer or by the storlet itself), its orphans come
-here, and the daemon kills every child of its own that is neither the
-supervisor of a call in flight nor a spare (a live supervisor is a
-subreaper, so a process of *its* pair can never end up here).
+here, and the daemon kills every child of its own that is not the
+supervisor of a call in flight (a live supervisor is a subreaper, so a
+process of *its* call can never end up here).
 """
 import functools
 import importlib
@@ -50,11 +41,11 @@ import time
 from storlets.sbus import channel
 from storlets.sbus.protocol import ChannelClosed, ProtocolError
 
-from storlets_agent import spares, worker
-from storlets_agent.invocation import Invocation
+from storlets_agent import worker
 from storlets_agent.process import (
-    MAX_ERROR_TEXT, Limits, SignalQueue, get_name, kill_descendants, listen,
-    describe_status, log, one_line, set_child_subreaper, set_dumpable, unlink_if_ours)
+    MAX_ERROR_TEXT, Limits, SignalQueue, close_fds_except, fork_blocked,
+    kill_descendants, listen, log, one_line, reset_signals,
+    set_child_subreaper, set_dumpable, unlink_if_ours)
 
 #: Daemon exit codes.
 DAEMON_OK = 0
@@ -70,11 +61,6 @@ REPLY_TIMEOUT = 5.0
 CANCEL_GRACE = 2.0
 #: Seconds the daemon spends at most killing what a supervisor left.
 STRAY_KILL_TIMEOUT = 2.0
-#: Spare pairs kept ready by default (``--spares``).
-DEFAULT_SPARES = 1
-#: Seconds before forking a spare again once one could not be forked or
-#: died unused.
-SPARE_RETRY_DELAY = 0.5
 
 
 # -- loading the storlet ---------------------------------------------------
@@ -105,6 +91,65 @@ def load_storlet(main, path):
 
 
 # -- one invocation ----------------------------------------------------------
+
+def _string_map(value, what):
+    if not isinstance(value, dict) or not all(
+            isinstance(k, str) and isinstance(v, str)
+            for k, v in value.items()):
+        raise ValueError('%s must map strings to strings' % what)
+    return value
+
+
+def _window_bound(value):
+    if value is not None and (type(value) is not int or value < 0):
+        raise ValueError('input window bounds must be null or integers >= 0')
+    return value
+
+
+class Invocation:
+    """One checked ``execute`` request: what a worker needs to run it."""
+
+    def __init__(self, params, inputs, output_fd, metadata_fd, log_fd):
+        self.params = params            # {str: str}
+        self.inputs = inputs            # [(fd, metadata, start, end)]
+        self.output_fd = output_fd
+        self.metadata_fd = metadata_fd
+        self.log_fd = log_fd
+
+    @property
+    def fds(self):
+        return ([fd for fd, _, _, _ in self.inputs]
+                + [self.output_fd, self.metadata_fd, self.log_fd])
+
+    @classmethod
+    def from_message(cls, message, fds):
+        """Check an execute message; raise ValueError (one line) if bad."""
+        roles = message.get('fds', [])
+        if (roles[:4] != ['input', 'output', 'metadata', 'log']
+                or any(role != 'input' for role in roles[4:])):
+            raise ValueError('execute needs descriptors input, output, '
+                             'metadata, log, then extra inputs; got %s'
+                             % roles)
+        input_fds = fds[:1] + fds[4:]
+        described = message.get('inputs', [{}] * len(input_fds))
+        if not isinstance(described, list) or len(described) != len(input_fds):
+            raise ValueError('"inputs" must describe each of the %d input '
+                             'descriptors' % len(input_fds))
+        params = _string_map(message.get('params', {}), '"params"')
+        inputs = []
+        for fd, description in zip(input_fds, described):
+            if not isinstance(description, dict):
+                raise ValueError('each of "inputs" must be an object')
+            metadata = _string_map(description.get('metadata') or {},
+                                   'input "metadata"')
+            start = _window_bound(description.get('start'))
+            end = _window_bound(description.get('end'))
+            if start is not None and end is not None and end < start:
+                raise ValueError('input window ends (%d) before it starts '
+                                 '(%d)' % (end, start))
+            inputs.append((fd, metadata, start, end))
+        return cls(params, inputs, fds[1], fds[2], fds[3])
+
 
 def _result(status, error_text):
     """The reply for a worker that ended with ``status``."""
@@ -154,7 +199,7 @@ class StorletDaemon:
     """Serves one storlet version on ``<runtime_dir>/d-<key>.sock``."""
 
     def __init__(self, runtime_dir, key, name, main, path, idle_timeout,
-                 limits=None, spare_count=DEFAULT_SPARES):
+                 limits=None):
         self.key = key
         self.name = name
         self.main = main
@@ -169,11 +214,6 @@ class StorletDaemon:
         self.listener_id = None
         self.pending = {}    # {conn: deadline}: request not read yet
         self.calls = {}      # {supervisor pid: Call}
-        self.spare_count = spare_count
-        self.spares = {}     # {supervisor pid: spares.Pair}, oldest first
-        self.dropped = {}    # {supervisor pid: spares.Pair}: killed, unreaped
-        self.spare_retry_at = 0.0
-        self.comm = b''      # our process name, which pairs take back
         self.stopping = False
         self.last_activity = time.monotonic()
 
@@ -188,7 +228,6 @@ class StorletDaemon:
         except OSError as err:
             raise StartError('Cannot set up the daemon process: %s'
                              % one_line(err))
-        self.comm = get_name()
         self.storlet_class = load_storlet(self.main, self.path)
         try:
             self.listener, self.listener_id = listen(self.socket_path)
@@ -199,14 +238,12 @@ class StorletDaemon:
     def serve(self):
         """The loop; returns the exit code once stopped."""
         while not (self.stopping and not self.calls and not self.pending):
-            self._top_up()
             for handler in self._poll():
                 try:
                     handler()
                 except Exception as err:  # keep serving whatever happens
                     log(self.who, 'internal error: %s' % one_line(err))
             self._expire(time.monotonic())
-        self._retire_spares()
         log(self.who, 'exiting')
         return DAEMON_OK
 
@@ -240,8 +277,6 @@ class StorletDaemon:
                       if call.kill_at is not None and not call.killed]
         if self._idle():
             deadlines.append(self.last_activity + self.idle_timeout)
-        if self._spares_missing():
-            deadlines.append(self.spare_retry_at)
         if not deadlines:
             return None
         return max(0.0, min(deadlines) - time.monotonic())
@@ -268,8 +303,6 @@ class StorletDaemon:
             yield self.listener
         yield from self.pending
         yield from (call.conn for call in self.calls.values() if call.conn)
-        for pair in self.spares.values():
-            yield from pair.sockets()
 
     # -- connections
 
@@ -330,75 +363,41 @@ class StorletDaemon:
             self._reply(conn, {'ok': False, 'error': str(err)})
             conn.close()
             return
+        pipes = []
         try:
-            pair = self._hand(invocation)
+            for _ in range(2):
+                pipes.extend(os.pipe2(os.O_CLOEXEC))
+            pid = fork_blocked()
         except OSError as err:
+            channel.close_all(fds + pipes)
             self._reply(conn, {'ok': False, 'error':
                                'Cannot start the storlet process: %s'
                                % one_line(err)})
             conn.close()
             return
-        finally:
-            channel.close_all(fds)  # the pair's now (or nobody's)
-        self.calls[pair.pid] = Call(pair.pid, conn, pair.error_fd,
-                                    pair.status_fd)
+        error_r, error_w, status_r, status_w = pipes
+        if pid == 0:
+            self._become_supervisor(invocation, conn, error_w, status_w)
+        channel.close_all([error_w, status_w] + fds)  # the call's now
+        os.set_blocking(error_r, False)
+        os.set_blocking(status_r, False)
+        self.calls[pid] = Call(pid, conn, error_r, status_r)
 
-    def _hand(self, invocation):
-        """Give the call to a spare, else to a new pair; return the pair.
-
-        Raises OSError when no pair can be had (fork() failed).
-        """
-        deadline = channel.deadline_after(REQUEST_TIMEOUT)
-        while self.spares:
-            pair = self.spares.pop(next(iter(self.spares)))
-            try:
-                pair.hand(invocation, deadline)
-                return pair
-            except (OSError, ProtocolError) as err:
-                # Killed while idle (a storlet of another call?): drop it;
-                # it is reaped as a stray.
-                log(self.who, 'spare %d is gone: %s' % (pair.pid,
-                                                        one_line(err)))
-                pair.kill()
-                self.dropped[pair.pid] = pair
-        pair = self._fork_pair()
+    def _become_supervisor(self, invocation, conn, error_fd, status_fd):
+        """The child of _execute: run the call (worker.py); never return."""
         try:
-            pair.hand(invocation, deadline)
-        except (OSError, ProtocolError) as err:
-            pair.kill()
-            self.dropped[pair.pid] = pair
-            raise OSError(one_line(err))
-        return pair
-
-    def _fork_pair(self):
-        return spares.fork_pair(
-            (self.storlet_class, self.main, self.path), self.limits,
-            self.comm, self._sockets)
-
-    def _spares_missing(self):
-        return (len(self.spares) < self.spare_count
-                and self.listener is not None)
-
-    def _top_up(self):
-        """Fork spares up to spare_count (not while stopping)."""
-        while self._spares_missing() \
-                and time.monotonic() >= self.spare_retry_at:
-            try:
-                pair = self._fork_pair()
-            except OSError as err:
-                log(self.who, 'cannot fork a spare: %s' % one_line(err))
-                self.spare_retry_at = time.monotonic() + SPARE_RETRY_DELAY
-                return
-            self.spares[pair.pid] = pair
-
-    def _retire_spares(self):
-        """On exit: kill the spares and whatever is left below us."""
-        for pair in self.spares.values():
-            pair.kill()
-            pair.close()
-        self.spares.clear()
-        if not kill_descendants(timeout=STRAY_KILL_TIMEOUT):
-            log(self.who, 'some processes could not be killed')
+            reset_signals()
+            # Detach first, so that no socket object can later close a
+            # descriptor number reused by the storlet.
+            for sock in list(self._sockets()) + [conn]:
+                sock.detach()
+            close_fds_except([0, 1, 2, error_fd, status_fd]
+                             + invocation.fds)
+        except BaseException as err:
+            log(self.who, 'cannot start a supervisor: %s' % one_line(err))
+            os._exit(worker.WORKER_SETUP_FAILED)
+        worker.supervise((self.storlet_class, self.main, self.path),
+                         invocation, error_fd, status_fd, self.limits)
 
     def _check_gateway(self, call):
         """The gateway's connection is readable: has it hung up?"""
@@ -430,30 +429,18 @@ class StorletDaemon:
             if pid == 0:
                 break
             call = self.calls.pop(pid, None)
-            pair = self.spares.pop(pid, None) or self.dropped.pop(pid, None)
             if call is None or status != 0:
-                # An orphan we adopted, a spare that died, or a supervisor
-                # that did not clean up (killed?): what it left is ours.
+                # An orphan we adopted, or a supervisor that did not
+                # clean up (killed?): what it left is now ours.
                 strays = True
             if call is not None:
                 ended.append((call, status))
-            elif pair is not None:
-                self._spare_ended(pair, status)
         # Before any reply: a call is over when all of its processes are.
-        keep = set(self.calls) | set(self.spares)
-        if strays and not kill_descendants(keep=keep,
+        if strays and not kill_descendants(keep=set(self.calls),
                                            timeout=STRAY_KILL_TIMEOUT):
             log(self.who, 'some processes could not be killed')
         for call, status in ended:
             self._finish(call, status)
-
-    def _spare_ended(self, pair, status):
-        """A spare died unused: say why, and wait before the next one."""
-        error = pair.error_text().strip()
-        pair.close()
-        log(self.who, 'spare %d %s%s' % (pair.pid, describe_status(status),
-                                         ': ' + error if error else ''))
-        self.spare_retry_at = time.monotonic() + SPARE_RETRY_DELAY
 
     def _finish(self, call, supervisor_status):
         error_text = _read_quietly(call.error_fd, 4 * MAX_ERROR_TEXT)
@@ -527,14 +514,14 @@ def _report_ready(ready_fd, line):
 
 
 def run_daemon(runtime_dir, key, name, main, path, idle_timeout, ready_fd,
-               limits=None, spare_count=DEFAULT_SPARES):
+               limits=None):
     """Start one daemon, report on ``ready_fd``, serve; return the exit code.
 
     Called in a child of the factory (signals blocked and reset, other
     descriptors closed) or by ``python -m storlets_agent daemon``.
     """
     daemon = StorletDaemon(runtime_dir, key, name, main, path, idle_timeout,
-                           limits, spare_count)
+                           limits)
     try:
         daemon.start()
     except StartError as err:

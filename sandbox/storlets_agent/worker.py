@@ -1,71 +1,54 @@
 """One storlet call: a supervisor process and the worker it watches.
 
-The daemon forks a *supervisor* (trusted agent code), which forks the
-*worker* (the storlet runs there), usually before there is a call to run:
-the pair waits, fully set up, as a *spare* (see spares.py)::
+For each ``execute`` the daemon forks a *supervisor* (trusted agent code),
+which forks the *worker* (the storlet runs there)::
 
     daemon ─ supervisor ─ worker ─ whatever the storlet starts ...
 
-Supervisor (``run_pair``)
-    * dies with the daemon (``PR_SET_PDEATHSIG``) and is a child subreaper:
-      anything the storlet starts stays below it, even after setsid(),
-      setpgid() or a double fork;
-    * idle, waits on its control socket for the call's log descriptor
-      (the hand-off); end of file there means "not needed": it kills its
-      idle worker and exits ``SPARE_UNUSED``, as it does when the idle
-      worker dies;
+Supervisor (``supervise``)
+    * is a child subreaper: anything the storlet starts stays below it,
+      even after setsid(), setpgid() or a double fork;
     * relays the storlet's log: the worker's logger, stdout and stderr all
       write into a pipe that the supervisor copies to the gateway's log
       file, up to ``max_log_size`` bytes per call, then one line
       ``<main> WARN: ... log truncated`` and nothing more (reading on, so
       the storlet never blocks);
     * on SIGTERM (the daemon cancels the call) SIGKILLs the worker;
-    * once the worker has ended: if the worker left no process (it has no
-      other child: the check is one read of /proc/self/task/<pid>/children,
-      since every orphan of the call is re-parented to it), it reports at
-      once; otherwise it first SIGKILLs everything left below it
-      (``process.kill_descendants``) and reaps it. It writes the worker's
-      wait status on the status pipe and exits 0 (1 if something could not
-      be killed). Its exit is the daemon's signal that the call is over:
+    * once the worker has ended, SIGKILLs every process left below it
+      (``process.kill_descendants``), reaps them, writes the worker's wait
+      status on the status pipe and exits 0 (1 if something could not be
+      killed). Its exit is the daemon's signal that the call is over:
       nothing of the call outlives it.
 
 Worker (``_worker``)
-    While a spare: dies with its supervisor; ``setsid()``; default signal
-    handling; only its descriptors (close_range(2)); RLIMIT_CORE 0;
-    RLIMIT_FSIZE ``max_file_size`` (files only: pipes, hence the output,
-    are not limited) with SIGXFSZ ignored, so an oversized write fails
-    with EFBIG instead of killing the process; stdout and stderr on the log
-    pipe. Not dumpable yet (as the daemon), so no storlet of another call
-    can ptrace it while it waits. It blocks on its call socket; the
-    hand-off brings the invocation's descriptors. Then: dumpable again
-    (see ``process.set_dumpable``) and oom_score_adj 1000 (the first victim
-    of an OOM kill, not the factory or a daemon), a new instance of the
-    storlet class, and ``os._exit(<code>)``. On failure it writes a
-    one-line error on the error pipe; the daemon puts it in its reply. A
-    process the storlet forked (without exec) that returns into this code
-    exits at once, silently.
+    ``setsid()``; dumpable again (its parents are not: see
+    ``process.set_dumpable``); oom_score_adj 1000 (the first victim of an
+    OOM kill, not the factory or a daemon); RLIMIT_CORE 0; RLIMIT_FSIZE
+    ``max_file_size`` (files only: pipes, hence the output, are not
+    limited) with SIGXFSZ ignored, so an oversized write fails with EFBIG
+    instead of killing the process; default signal handling; only its
+    descriptors. Then it runs the storlet and leaves with
+    ``os._exit(<code>)``. On failure it writes a one-line error on the
+    error pipe; the daemon puts it in its reply. A process the storlet
+    forked (without exec) that returns into this code exits at once,
+    silently.
 
-Descriptors of a worker running a storlet: 0, 1 and 2 (1 and 2 go to the
-log pipe), the invocation's inputs, output and metadata, the log pipe, the
-error pipe.
+Descriptors of a worker: 0, 1 and 2 (1 and 2 go to the log pipe), the
+invocation's inputs, output and metadata, the log pipe, the error pipe.
 """
 import os
 import resource
 import select
 import signal
-import socket
 import sys
 
 from storlets.sbus import channel
-from storlets.sbus.protocol import ProtocolError
 
 from storlets_agent import files
-from storlets_agent.invocation import Invocation
 from storlets_agent.process import (
     MAX_ERROR_TEXT, SignalQueue, close_fds_except, fork_blocked,
     kill_descendants, log, one_line, reset_signals, set_child_subreaper,
-    set_dumpable, set_name, set_oom_score_adj, set_parent_death_signal,
-    unblock_signals)
+    set_dumpable, set_oom_score_adj, unblock_signals)
 
 #: Worker exit codes: how one storlet call ended.
 WORKER_OK = 0
@@ -74,42 +57,26 @@ WORKER_SETUP_FAILED = 4     # the call could not be set up (e.g. bad window)
 #: Supervisor exit codes.
 SUPERVISOR_OK = 0           # the worker and all it started are gone
 SUPERVISOR_LEFTOVERS = 1    # some process could not be killed
-#: Exit code of a spare (supervisor or worker) that never got a call.
-SPARE_UNUSED = 6
 
 #: oom_score_adj of a worker: the kernel's first choice.
 WORKER_OOM_SCORE_ADJ = 1000
 
 _CHUNK = 64 * 1024
-_STOP = {signal.SIGTERM, signal.SIGINT, signal.SIGQUIT}
-
-
-class PairFds:
-    """The supervisor's descriptors, as the daemon's child holds them."""
-
-    def __init__(self, control, call, error, status):
-        self.control = control  # socket: the daemon hands the log fd here
-        self.call = call        # socket: the daemon hands the call here
-        self.error = error      # write end: the worker's one-line error
-        self.status = status    # write end: the worker's wait status
-
-    def all(self):
-        return [self.control, self.call, self.error, self.status]
 
 
 # -- the supervisor -----------------------------------------------------------
 
-def run_pair(storlet, fds, limits, daemon, name):
+def supervise(storlet, invocation, error_fd, status_fd, limits):
     """The supervisor's whole life, in a child of the daemon; never returns.
 
-    ``storlet``: (class, main, path); ``fds``: PairFds; ``daemon``: the
-    parent's pid; ``name``: the process name to take with a call. The
-    caller has reset the signals (still blocked) and closed all other
-    descriptors but 0-2.
+    ``storlet``: (class, main, path). The caller has already reset the
+    signals (still blocked) and closed all descriptors but 0-2,
+    ``error_fd``, ``status_fd`` and the invocation's.
     """
     code = SUPERVISOR_LEFTOVERS
     try:
-        code = _Supervisor(storlet, fds, limits, name).run(daemon)
+        code = _Supervisor(storlet, invocation, error_fd, status_fd,
+                           limits).run()
     except BaseException as err:
         log('supervisor', 'failed: %s' % one_line(err))
     finally:
@@ -118,12 +85,12 @@ def run_pair(storlet, fds, limits, daemon, name):
 
 class _Supervisor:
 
-    def __init__(self, storlet, fds, limits, name):
+    def __init__(self, storlet, invocation, error_fd, status_fd, limits):
         self.storlet = storlet
-        self.fds = fds
+        self.invocation = invocation
+        self.error_fd = error_fd
+        self.status_fd = status_fd
         self.limits = limits
-        self.name = name
-        self.signals = None
         self.worker = None
         self.worker_status = None
         self.log_r = None
@@ -131,31 +98,28 @@ class _Supervisor:
         self.log_ends_line = True
         self.truncated = False
 
-    def run(self, daemon):
-        if not set_parent_death_signal(signal.SIGKILL, daemon):
-            return SPARE_UNUSED  # the daemon is already gone
+    def run(self):
         set_child_subreaper()
-        self.signals = SignalQueue()
+        signals = SignalQueue()
         self.log_r, log_w = os.pipe2(os.O_CLOEXEC)
-        me = os.getpid()
         try:
             self.worker = fork_blocked()
         except OSError as err:
-            _report(self.fds.error, 'Cannot start the storlet process: %s'
+            _report(self.error_fd, 'Cannot start the storlet process: %s'
                     % one_line(err))
             # No status written: the daemon takes this exit code instead.
             return WORKER_SETUP_FAILED
         if self.worker == 0:
-            _worker(self.storlet, self.limits, self.fds, log_w, me,
-                    self.name)  # does not return
-        channel.close_all([self.fds.call, log_w, self.fds.error])
+            _worker(self.storlet, self.invocation, self.error_fd, log_w,
+                    self.limits)  # does not return
+        # The worker holds these now; the gateway must see their EOF when
+        # the storlet closes them, not when we exit. We keep the log file.
+        log_fd = self.invocation.log_fd
+        channel.close_all([fd for fd in self.invocation.fds if fd != log_fd]
+                          + [log_w, self.error_fd])
         os.set_blocking(self.log_r, False)
-        log_fd = self._wait_for_call()
-        if log_fd is None:
-            return self._retire()
-        set_name(self.name)
         poller = select.poll()
-        poller.register(self.signals.fd, select.POLLIN)
+        poller.register(signals.fd, select.POLLIN)
         poller.register(self.log_r, select.POLLIN)
         while self.worker_status is None:
             for fd, _ in poller.poll():
@@ -163,65 +127,25 @@ class _Supervisor:
                     if self._relay(log_fd) is False:
                         poller.unregister(self.log_r)
                 else:
-                    self._handle_signals(self.signals.drain())
-        return self._finish(log_fd)
-
-    def _wait_for_call(self):
-        """The call's log descriptor, or None if there will be no call."""
-        control = socket.socket(fileno=self.fds.control)
-        control.setblocking(False)
-        poller = select.poll()
-        poller.register(self.signals.fd, select.POLLIN)
-        poller.register(control, select.POLLIN)
-        try:
-            while True:
-                for fd, _ in poller.poll():
-                    if fd == self.signals.fd:
-                        self._handle_signals(self.signals.drain())
-                    elif fd == control.fileno():
-                        return _receive_log_fd(control)
-                if self.worker_status is not None:
-                    # The spare's worker died (killed?) before or just
-                    # after a hand-off: in the latter case it is the
-                    # call's verdict.
-                    if select.select([control], [], [], 0)[0]:
-                        return _receive_log_fd(control)
-                    return None
-        finally:
-            control.close()
-
-    def _retire(self):
-        """No call for this spare: end its worker, exit SPARE_UNUSED."""
-        if self.worker_status is None:
-            os.kill(self.worker, signal.SIGKILL)
-        if _children() != {self.worker}:
-            kill_descendants(keep={self.worker}, group=self.worker,
-                             timeout=2)
-        os.waitpid(self.worker, 0)
-        return SPARE_UNUSED
-
-    def _finish(self, log_fd):
+                    self._handle_signals(signals.drain())
         # The worker is a zombie until we reap it: its pid, hence the id of
         # the process group it created, cannot be reused meanwhile.
-        clean = True
-        if _children() != {self.worker}:
-            clean = kill_descendants(keep={self.worker}, group=self.worker)
+        clean = kill_descendants(keep={self.worker}, group=self.worker)
         os.waitpid(self.worker, 0)
         while self._relay(log_fd) is True:  # the rest, up to EOF
             pass
-        os.close(log_fd)
-        os.write(self.fds.status, b'%d' % self.worker_status)
+        os.write(self.status_fd, b'%d' % self.worker_status)
         if not clean:
             log('supervisor', 'processes of call %d could not be killed'
                 % self.worker)
         return SUPERVISOR_OK if clean else SUPERVISOR_LEFTOVERS
 
     def _handle_signals(self, signums):
-        if signums & _STOP and self.worker_status is None:
+        if signums & {signal.SIGTERM, signal.SIGINT, signal.SIGQUIT}:
             # Cancelled: the worker is not reaped yet, so its pid is its.
             os.kill(self.worker, signal.SIGKILL)
         while True:
-            # WNOWAIT for the worker (see _finish); orphans we adopted that
+            # WNOWAIT for the worker (see run); orphans we adopted that
             # ended are reaped right away.
             try:
                 info = os.waitid(os.P_ALL, 0,
@@ -261,28 +185,6 @@ class _Supervisor:
         return True
 
 
-def _receive_log_fd(control):
-    """Read the hand-off on the control socket; None at end of file."""
-    try:
-        _, fds = channel.recv_message(control, channel.deadline_after(5))
-    except (OSError, ProtocolError):
-        return None
-    if len(fds) != 1:
-        channel.close_all(fds)
-        return None
-    return fds[0]
-
-
-def _children():
-    """Pids of our children (zombies included); None if unknown."""
-    pid = os.getpid()
-    try:
-        with open('/proc/%d/task/%d/children' % (pid, pid), 'rb') as f:
-            return {int(child) for child in f.read().split()}
-    except (OSError, ValueError):
-        return None
-
-
 def _wait_status(info):
     """waitid() result -> the status waitpid() would have returned."""
     if info.si_code == os.CLD_EXITED:
@@ -305,27 +207,18 @@ def _report(error_fd, text):
 
 # -- the worker -------------------------------------------------------------
 
-def _worker(storlet, limits, fds, log_fd, supervisor, name):
+def _worker(storlet, invocation, error_fd, log_fd, limits):
     """The worker's whole life, in the child of fork_blocked()."""
     code = WORKER_SETUP_FAILED
-    error_fd = fds.error
     try:
-        if not set_parent_death_signal(signal.SIGKILL, supervisor):
-            code = SPARE_UNUSED
-            return
         os.setsid()
         reset_signals()
-        close_fds_except([0, 1, 2, error_fd, log_fd, fds.call])
-        _limit(limits)
+        invocation.log_fd = log_fd
+        close_fds_except([0, 1, 2, error_fd] + invocation.fds)
+        _contain(limits)
         unblock_signals()
         for fd in (1, 2):
             os.dup2(log_fd, fd)  # print() goes to the storlet's log too
-        invocation = _receive_call(fds.call, log_fd)
-        if invocation is None:
-            code = SPARE_UNUSED
-            return
-        set_name(name)
-        _mark_for_oom_killer()
         code = run_storlet(storlet, invocation, error_fd)
     except BaseException as err:
         try:
@@ -341,19 +234,14 @@ def _worker(storlet, limits, fds, log_fd, supervisor, name):
         os._exit(code)
 
 
-def _receive_call(call_fd, log_fd):
-    """Wait for the hand-off; the Invocation, or None if there is none."""
-    with socket.socket(fileno=call_fd) as sock:
-        sock.setblocking(True)
-        try:
-            message, fds = channel.recv_message(sock)
-        except (OSError, ProtocolError):
-            return None
-    return Invocation.from_worker_message(message, fds, log_fd)
-
-
-def _limit(limits):
-    """No core dumps, a file size cap: before any storlet code."""
+def _contain(limits):
+    """OOM score, no core dumps, a file size cap: before any storlet code."""
+    try:
+        # Our /proc/self is root's while we are not dumpable (inherited).
+        set_dumpable(True)
+        set_oom_score_adj(WORKER_OOM_SCORE_ADJ)
+    except OSError as err:
+        log('worker', 'cannot raise oom_score_adj: %s' % one_line(err))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     _, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
     size = limits.max_file_size
@@ -363,16 +251,6 @@ def _limit(limits):
     # Past the limit, write() fails with EFBIG instead of the process
     # being killed by SIGXFSZ.
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-
-
-def _mark_for_oom_killer():
-    """oom_score_adj 1000, once the call is ours (see the docstring)."""
-    try:
-        # Our /proc/self is root's while we are not dumpable (inherited).
-        set_dumpable(True)
-        set_oom_score_adj(WORKER_OOM_SCORE_ADJ)
-    except OSError as err:
-        log('worker', 'cannot raise oom_score_adj: %s' % one_line(err))
 
 
 def run_storlet(storlet, invocation, error_fd):
