@@ -14,8 +14,10 @@ Process tree
          ├─ daemon K1    one per storlet version (key), forked from the
          │   │           factory (python<v> -m storlets_agent daemon ...
          │   │           for another python version)
-         │   ├─ supervisor   one per execute: agent code, a subreaper
-         │   │   └─ worker   forked, setsid(), runs the storlet once
+         │   ├─ supervisor   one per call in flight, or idle (a spare,
+         │   │   │           named storlets-spare): agent code, a subreaper
+         │   │   └─ worker   forked before its call, setsid(), runs the
+         │   │       │       storlet once (or waits for a call, idle)
          │   │       └─ ...  whatever the storlet starts: stays below the
          │   │               supervisor, killed when the call ends
          │   └─ supervisor
@@ -23,10 +25,14 @@ Process tree
 
 * ``factory.py``  DaemonFactory: starts, stops and reaps daemons; exits
   when idle.
-* ``daemon.py``   StorletDaemon: imports one storlet class once, forks a
-  supervisor per call, replies when it is gone.
-* ``worker.py``   One call: the supervisor (log relay, cleanup) and the
-  worker (limits, then the storlet).
+* ``daemon.py``   StorletDaemon: imports one storlet class once, hands each
+  call to a warm supervisor+worker pair (``--spares``).
+* ``spares.py``   The pairs as the daemon sees them: fork, hand-off, the
+  messages of a pair.
+* ``supervisor.py`` A pair's supervisor: next worker, log relay, cleanup,
+  verdict and reply.
+* ``worker.py``   The worker: limits, then the storlet, once.
+* ``invocation.py`` One checked ``execute`` request.
 * ``process.py``  Plumbing all share: signal queue, fork, descriptor
   hygiene, logging, prctl, killing a process tree.
 * ``files.py``    StorletInputFile / StorletOutputFile / StorletLogger:
@@ -42,7 +48,8 @@ Containment of a call (storlets are hostile code)
 * Nothing outlives its call: the factory, the daemons and the supervisors
   are child subreapers, so an orphan (setsid(), double fork) is adopted by
   the call's supervisor, which SIGKILLs everything below it once the worker
-  has ended or the call is cancelled, before the daemon replies.
+  has ended or the call is cancelled, before the reply. A worker is a new
+  process for each call; one that waits for its call ran no storlet code.
 * A fork bomb ends when fork() fails (the container's pids limit): the
   storlet's exception is the reply, the supervisor kills the rest.
 * The worker's oom_score_adj is 1000: the OOM killer takes it first, and
@@ -73,7 +80,9 @@ log, and whatever it prints on stdout or stderr, goes (capped) to the log
 file the gateway passes with each call.
 
 What is *not* contained: a storlet runs as the same uid as the agent, so
-it can signal (e.g. SIGKILL) the factory, its daemon or another call of
-the same sandbox; it can lower its oom_score_adj back to 0 and make
+it can signal (e.g. SIGKILL, SIGSTOP) the factory, its daemon, another
+call of the same sandbox or an idle spare (the daemon replaces a spare
+that dies; a stopped one holds up the call it gets until the gateway gives
+up on it); it can lower its oom_score_adj back to 0 and make
 itself dumpable again. The container (one per account) is the boundary.
 """

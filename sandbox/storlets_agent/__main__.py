@@ -15,7 +15,7 @@ sys.dont_write_bytecode = True
 import argparse  # noqa: E402
 
 from storlets_agent.process import (  # noqa: E402
-    DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_LOG_SIZE, Limits)
+    DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_LOG_SIZE, DEFAULT_SPARES, Limits)
 
 
 def _positive(text):
@@ -32,6 +32,14 @@ def _size(text):
     return value
 
 
+def _count(text):
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError('must be an integer >= 0: %r'
+                                         % text)
+    return value
+
+
 def _add_limits(parser):
     parser.add_argument(
         '--max-file-size', type=_size, default=DEFAULT_MAX_FILE_SIZE,
@@ -45,6 +53,13 @@ def _add_limits(parser):
         help="bytes of a call's log (logger, stdout and stderr) written to "
              'the log file; the rest is dropped after a "... log '
              'truncated" line (default: %(default)s)')
+    parser.add_argument(
+        '--spares', type=_count, default=DEFAULT_SPARES, metavar='N',
+        help='warm supervisor+worker pairs per daemon (2 processes each): '
+             'the worker of a call is forked and set up before the call '
+             'comes, so up to N calls at a time start without a fork; 0: '
+             'fork a supervisor and a worker for each call '
+             '(default: %(default)s)')
 
 
 def build_parser():
@@ -121,10 +136,11 @@ def main(argv=None):
                              stop_grace=args.stop_grace,
                              python_dir=args.python_dir,
                              daemon_idle_timeout=args.daemon_idle_timeout,
-                             limits=limits).run()
+                             limits=limits, spares=args.spares).run()
     from storlets_agent.daemon import run_daemon
     return run_daemon(args.runtime_dir, args.key, args.name, args.main,
-                      args.path, args.idle_timeout, args.ready_fd, limits)
+                      args.path, args.idle_timeout, args.ready_fd, limits,
+                      args.spares)
 
 
 if __name__ == '__main__':

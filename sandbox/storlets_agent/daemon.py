@@ -1,4 +1,4 @@
-"""StorletDaemon: one warm process per storlet version, one fork per call.
+"""StorletDaemon: one warm process per storlet version, one worker per call.
 
 Life of a daemon
 ----------------
@@ -7,27 +7,37 @@ Life of a daemon
    directory to ``sys.path``, imports ``module``, gets ``Class`` (main is
    ``"module.Class"``), binds ``<runtime-dir>/d-<key>.sock`` and then writes
    one line on its readiness pipe: ``ok``, or ``error <reason>``.
-2. It serves ``ping`` and ``execute`` (see ``storlets.sbus``), one request
-   per connection. Each ``execute`` forks a *supervisor*, which forks the
-   *worker* that runs the storlet once (see worker.py). The connection
-   stays open and gets the single reply when the supervisor is gone, i.e.
-   when the worker and everything it started are gone. If the gateway
-   closes the connection first, the supervisor gets SIGTERM: it kills the
-   worker and everything below it.
+2. It keeps ``spares`` warm pairs: a supervisor with a worker forked and
+   set up ahead of the call (spares.py, supervisor.py, worker.py). It
+   serves ``ping`` and ``execute`` (see ``storlets.sbus``), one request per
+   connection. Each ``execute`` is handed to an idle pair (or to a pair
+   forked for it when none is idle), whose worker runs the storlet once.
+   The connection gets the single reply once the worker and everything it
+   started are gone: from the supervisor itself (it tells the daemon first
+   and is an idle pair again), or, if the supervisor exits or dies, from
+   the daemon once it has reaped it and killed what it left. If the
+   gateway closes the connection first, the call is cancelled: the
+   supervisor kills the worker and everything below it.
 3. It exits after ``idle_timeout`` seconds without a connection, or on
-   SIGTERM once the calls in flight are done (SIGQUIT: cancel them, exit).
+   SIGTERM once the calls in flight are done (SIGQUIT: cancel them, exit),
+   killing its pairs first.
 
 Why one thread and a poll loop: fork() copies only the calling thread, and
 a lock another thread held at that moment stays locked forever in the
-child. With a single thread, every worker starts from a consistent
-interpreter. Nothing in the loop blocks for long: replies are tiny, and a
-request frame must arrive whole within REQUEST_TIMEOUT.
+child; and a pair's ``PR_SET_PDEATHSIG`` fires when the *thread* that
+forked it ends. With a single thread, every pair starts from a consistent
+interpreter and lives exactly as long as the daemon. Nothing in the loop
+blocks for long: replies are tiny, and a request frame must arrive whole
+within REQUEST_TIMEOUT. A missing warm pair is forked from the loop (one
+system call for the parent; the children do the rest of the set-up); one
+that cannot be forked, or that dies idle, is retried after
+SPARE_RETRY_DELAY, so a saturated sandbox is not hammered.
 
 The daemon is a child subreaper too: if a supervisor dies without cleaning
 up (SIGKILLed by the OOM killer or by the storlet itself), its orphans come
-here, and the daemon kills every child of its own that is not the
-supervisor of a call in flight (a live supervisor is a subreaper, so a
-process of *its* call can never end up here).
+here, and the daemon kills every child of its own that is not a live
+supervisor (a live supervisor is a subreaper, so a process of *its* calls
+can never end up here).
 """
 import functools
 import importlib
@@ -41,11 +51,12 @@ import time
 from storlets.sbus import channel
 from storlets.sbus.protocol import ChannelClosed, ProtocolError
 
-from storlets_agent import worker
+from storlets_agent import spares, supervisor
+from storlets_agent.invocation import Invocation
 from storlets_agent.process import (
-    MAX_ERROR_TEXT, Limits, SignalQueue, close_fds_except, fork_blocked,
-    kill_descendants, listen, log, one_line, reset_signals,
-    set_child_subreaper, set_dumpable, unlink_if_ours)
+    DEFAULT_SPARES, MAX_ERROR_TEXT, Limits, SignalQueue, describe_status,
+    get_name, kill_descendants, listen, log, one_line, set_child_subreaper,
+    set_dumpable, unlink_if_ours)
 
 #: Daemon exit codes.
 DAEMON_OK = 0
@@ -55,12 +66,17 @@ DAEMON_START_FAILED = 4     # import or bind failed; reason on the ready pipe
 REQUEST_TIMEOUT = 5.0
 #: Seconds a client has to take a reply (replies are a few bytes).
 REPLY_TIMEOUT = 5.0
-#: Seconds a cancelled call's supervisor has to clean up and exit before
-#: it is SIGKILLed (a storlet may have stopped it); what it leaves behind
-#: then comes to the daemon, which kills it.
+#: Seconds a cancelled call's supervisor has to clean up and give its
+#: verdict (or exit) before it is SIGKILLed (a storlet may have stopped it);
+#: what it leaves behind then comes to the daemon, which kills it.
 CANCEL_GRACE = 2.0
 #: Seconds the daemon spends at most killing what a supervisor left.
 STRAY_KILL_TIMEOUT = 2.0
+#: Seconds before forking a spare again once one could not be forked or
+#: died unused.
+SPARE_RETRY_DELAY = 0.5
+#: Seconds the pairs have to exit when the daemon does.
+RETIRE_GRACE = 1.0
 
 
 # -- loading the storlet ---------------------------------------------------
@@ -92,105 +108,22 @@ def load_storlet(main, path):
 
 # -- one invocation ----------------------------------------------------------
 
-def _string_map(value, what):
-    if not isinstance(value, dict) or not all(
-            isinstance(k, str) and isinstance(v, str)
-            for k, v in value.items()):
-        raise ValueError('%s must map strings to strings' % what)
-    return value
-
-
-def _window_bound(value):
-    if value is not None and (type(value) is not int or value < 0):
-        raise ValueError('input window bounds must be null or integers >= 0')
-    return value
-
-
-class Invocation:
-    """One checked ``execute`` request: what a worker needs to run it."""
-
-    def __init__(self, params, inputs, output_fd, metadata_fd, log_fd):
-        self.params = params            # {str: str}
-        self.inputs = inputs            # [(fd, metadata, start, end)]
-        self.output_fd = output_fd
-        self.metadata_fd = metadata_fd
-        self.log_fd = log_fd
-
-    @property
-    def fds(self):
-        return ([fd for fd, _, _, _ in self.inputs]
-                + [self.output_fd, self.metadata_fd, self.log_fd])
-
-    @classmethod
-    def from_message(cls, message, fds):
-        """Check an execute message; raise ValueError (one line) if bad."""
-        roles = message.get('fds', [])
-        if (roles[:4] != ['input', 'output', 'metadata', 'log']
-                or any(role != 'input' for role in roles[4:])):
-            raise ValueError('execute needs descriptors input, output, '
-                             'metadata, log, then extra inputs; got %s'
-                             % roles)
-        input_fds = fds[:1] + fds[4:]
-        described = message.get('inputs', [{}] * len(input_fds))
-        if not isinstance(described, list) or len(described) != len(input_fds):
-            raise ValueError('"inputs" must describe each of the %d input '
-                             'descriptors' % len(input_fds))
-        params = _string_map(message.get('params', {}), '"params"')
-        inputs = []
-        for fd, description in zip(input_fds, described):
-            if not isinstance(description, dict):
-                raise ValueError('each of "inputs" must be an object')
-            metadata = _string_map(description.get('metadata') or {},
-                                   'input "metadata"')
-            start = _window_bound(description.get('start'))
-            end = _window_bound(description.get('end'))
-            if start is not None and end is not None and end < start:
-                raise ValueError('input window ends (%d) before it starts '
-                                 '(%d)' % (end, start))
-            inputs.append((fd, metadata, start, end))
-        return cls(params, inputs, fds[1], fds[2], fds[3])
-
-
-def _result(status, error_text):
-    """The reply for a worker that ended with ``status``."""
-    code = os.waitstatus_to_exitcode(status)
-    if code == worker.WORKER_OK:
-        return {'ok': True}
-    if code in (worker.WORKER_STORLET_FAILED, worker.WORKER_SETUP_FAILED):
-        error = error_text or 'Storlet failed'
-    elif code < 0:
-        hint = ('out of memory?' if -code == signal.SIGKILL
-                else signal.strsignal(-code))
-        error = 'Storlet process killed by signal %d (%s)' % (-code, hint)
-    else:
-        error = 'Storlet process exited with code %d' % code
-    return {'ok': False, 'error': error}
-
-
 class Call:
-    """One execute in flight: its supervisor, the connection owed a reply."""
+    """One execute in flight: its pair, the connection owed a reply."""
 
-    def __init__(self, pid, conn, error_fd, status_fd):
-        self.pid = pid              # the supervisor's
+    def __init__(self, pair, conn):
+        self.pair = pair
+        self.pid = pair.pid         # the supervisor's
         self.conn = conn            # None once the gateway has hung up
-        self.error_fd = error_fd    # read end of the worker's error pipe
-        self.status_fd = status_fd  # read end: the worker's wait status
+        self.verdict = None         # (status, error) once known
         self.kill_at = None         # once cancelled: when to SIGKILL it
         self.killed = False
 
     def cancel(self):
-        """Have the supervisor kill its worker and all below (SIGTERM).
-
-        SIGCONT too, in case a storlet stopped it. The supervisor is not
-        reaped yet, so the pid is still its.
-        """
+        """Have the supervisor kill its worker and all below."""
         if self.kill_at is None:
             self.kill_at = time.monotonic() + CANCEL_GRACE
-        for signum in (signal.SIGTERM, signal.SIGCONT):
-            try:
-                os.kill(self.pid, signum)
-            except ProcessLookupError:
-                pass
+        self.pair.cancel()
 
 
 # -- the daemon ----------------------------------------------------------
@@ -199,7 +132,7 @@ class StorletDaemon:
     """Serves one storlet version on ``<runtime_dir>/d-<key>.sock``."""
 
     def __init__(self, runtime_dir, key, name, main, path, idle_timeout,
-                 limits=None):
+                 limits=None, spare_count=DEFAULT_SPARES):
         self.key = key
         self.name = name
         self.main = main
@@ -214,6 +147,10 @@ class StorletDaemon:
         self.listener_id = None
         self.pending = {}    # {conn: deadline}: request not read yet
         self.calls = {}      # {supervisor pid: Call}
+        self.spare_count = spare_count
+        self.pairs = {}      # {supervisor pid: spares.Pair}, oldest first
+        self.spare_retry_at = 0.0
+        self.comm = b''      # our process name, which pairs take back
         self.stopping = False
         self.last_activity = time.monotonic()
 
@@ -228,6 +165,7 @@ class StorletDaemon:
         except OSError as err:
             raise StartError('Cannot set up the daemon process: %s'
                              % one_line(err))
+        self.comm = get_name()
         self.storlet_class = load_storlet(self.main, self.path)
         try:
             self.listener, self.listener_id = listen(self.socket_path)
@@ -238,12 +176,14 @@ class StorletDaemon:
     def serve(self):
         """The loop; returns the exit code once stopped."""
         while not (self.stopping and not self.calls and not self.pending):
+            self._top_up()
             for handler in self._poll():
                 try:
                     handler()
                 except Exception as err:  # keep serving whatever happens
                     log(self.who, 'internal error: %s' % one_line(err))
             self._expire(time.monotonic())
+        self._retire_pairs()
         log(self.who, 'exiting')
         return DAEMON_OK
 
@@ -259,6 +199,10 @@ class StorletDaemon:
             if call.conn is not None:
                 handlers[call.conn.fileno()] = functools.partial(
                     self._check_gateway, call)
+        for pair in self.pairs.values():
+            if pair.control is not None:
+                handlers[pair.control.fileno()] = functools.partial(
+                    self._read_pair, pair)
         poller = select.poll()
         for fd in handlers:
             poller.register(fd, select.POLLIN)
@@ -277,6 +221,8 @@ class StorletDaemon:
                       if call.kill_at is not None and not call.killed]
         if self._idle():
             deadlines.append(self.last_activity + self.idle_timeout)
+        if self._spares_missing():
+            deadlines.append(self.spare_retry_at)
         if not deadlines:
             return None
         return max(0.0, min(deadlines) - time.monotonic())
@@ -290,8 +236,8 @@ class StorletDaemon:
         for call in self.calls.values():
             if not call.killed and call.kill_at is not None \
                     and call.kill_at <= now:
-                log(self.who, 'call %d: its supervisor did not exit when '
-                    'cancelled: killing it' % call.pid)
+                log(self.who, 'call %d: its supervisor did not answer '
+                    'when cancelled: killing it' % call.pid)
                 call.killed = True
                 os.kill(call.pid, signal.SIGKILL)
         if self._idle() and now >= self.last_activity + self.idle_timeout:
@@ -303,6 +249,8 @@ class StorletDaemon:
             yield self.listener
         yield from self.pending
         yield from (call.conn for call in self.calls.values() if call.conn)
+        for pair in self.pairs.values():
+            yield from pair.sockets()
 
     # -- connections
 
@@ -320,6 +268,10 @@ class StorletDaemon:
         conn.setblocking(False)
         self.last_activity = time.monotonic()
         self.pending[conn] = self.last_activity + REQUEST_TIMEOUT
+        if not self.stopping and _readable(conn):
+            # A client sends its request right after connecting: serve it
+            # now rather than after another turn of the loop.
+            self._read_request(conn)
         return True
 
     def _reply(self, conn, message):
@@ -363,41 +315,148 @@ class StorletDaemon:
             self._reply(conn, {'ok': False, 'error': str(err)})
             conn.close()
             return
-        pipes = []
         try:
-            for _ in range(2):
-                pipes.extend(os.pipe2(os.O_CLOEXEC))
-            pid = fork_blocked()
+            pair = self._hand(invocation, conn)
         except OSError as err:
-            channel.close_all(fds + pipes)
             self._reply(conn, {'ok': False, 'error':
                                'Cannot start the storlet process: %s'
                                % one_line(err)})
             conn.close()
             return
-        error_r, error_w, status_r, status_w = pipes
-        if pid == 0:
-            self._become_supervisor(invocation, conn, error_w, status_w)
-        channel.close_all([error_w, status_w] + fds)  # the call's now
-        os.set_blocking(error_r, False)
-        os.set_blocking(status_r, False)
-        self.calls[pid] = Call(pid, conn, error_r, status_r)
+        finally:
+            channel.close_all(fds)  # the pair's now (or nobody's)
+        self.calls[pair.pid] = Call(pair, conn)
 
-    def _become_supervisor(self, invocation, conn, error_fd, status_fd):
-        """The child of _execute: run the call (worker.py); never return."""
+    def _hand(self, invocation, conn):
+        """Give the call to an idle pair, else to a new one; return it.
+
+        Raises OSError when no pair can be had (fork() failed).
+        """
+        deadline = channel.deadline_after(REQUEST_TIMEOUT)
+        if not any(pair.ready() for pair in self.pairs.values()):
+            # A supervisor tells us it is idle before it replies to the
+            # gateway: the verdict of the call before may be waiting.
+            for pair in list(self.pairs.values()):
+                if pair.busy:
+                    self._read_pair(pair)
+        # Idle the longest first: its next worker is the likeliest ready.
+        for pair in sorted((p for p in self.pairs.values() if p.ready()),
+                           key=lambda p: p.idle_since):
+            try:
+                pair.hand(invocation, conn, True, deadline)
+                return pair
+            except spares.Started as err:
+                # The call is this pair's, but its supervisor is gone:
+                # the reply comes once the daemon has cleaned up after it.
+                log(self.who, 'pair %d is gone: %s' % (pair.pid, err))
+                pair.drop()
+                return pair
+            except (OSError, ProtocolError) as err:
+                # Killed while idle (by a storlet of another call?).
+                log(self.who, 'pair %d is gone: %s' % (pair.pid,
+                                                       one_line(err)))
+                pair.drop()
+        keep = len(self._pool()) < self.spare_count
+        pair = self._fork_pair(keep)
         try:
-            reset_signals()
-            # Detach first, so that no socket object can later close a
-            # descriptor number reused by the storlet.
-            for sock in list(self._sockets()) + [conn]:
-                sock.detach()
-            close_fds_except([0, 1, 2, error_fd, status_fd]
-                             + invocation.fds)
-        except BaseException as err:
-            log(self.who, 'cannot start a supervisor: %s' % one_line(err))
-            os._exit(worker.WORKER_SETUP_FAILED)
-        worker.supervise((self.storlet_class, self.main, self.path),
-                         invocation, error_fd, status_fd, self.limits)
+            pair.hand(invocation, conn, keep, deadline)
+        except spares.Started as err:
+            log(self.who, 'pair %d is gone: %s' % (pair.pid, err))
+            pair.drop()
+        except (OSError, ProtocolError) as err:
+            pair.drop()
+            raise OSError(one_line(err))
+        return pair
+
+    def _fork_pair(self, keep):
+        pair = spares.fork_pair(
+            (self.storlet_class, self.main, self.path), self.limits,
+            self.comm, keep, self._sockets)
+        self.pairs[pair.pid] = pair
+        return pair
+
+    def _pool(self):
+        """The warm pairs: idle or busy, that stay after their call."""
+        return [pair for pair in self.pairs.values() if pair.keep]
+
+    def _spares_missing(self):
+        return (len(self._pool()) < self.spare_count
+                and self.listener is not None)
+
+    def _top_up(self):
+        """Fork warm pairs up to spare_count (not while stopping)."""
+        while self._spares_missing() \
+                and time.monotonic() >= self.spare_retry_at:
+            try:
+                self._fork_pair(True)
+            except OSError as err:
+                log(self.who, 'cannot fork a spare: %s' % one_line(err))
+                self.spare_retry_at = time.monotonic() + SPARE_RETRY_DELAY
+                return
+
+    def _retire_pairs(self):
+        """On exit: the pairs end, then whatever is left below us dies.
+
+        Closing its control socket tells a supervisor to exit; it may be
+        replying to the gateway still (it tells us first), so it gets
+        RETIRE_GRACE to do so before it is killed.
+        """
+        for pair in self.pairs.values():
+            pair.close()
+        deadline = time.monotonic() + RETIRE_GRACE
+        while self.pairs and time.monotonic() < deadline:
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid:
+                self.pairs.pop(pid, None)
+            else:
+                time.sleep(0.001)
+        for pair in self.pairs.values():
+            pair.drop()
+        self.pairs.clear()
+        if not kill_descendants(timeout=STRAY_KILL_TIMEOUT):
+            log(self.who, 'some processes could not be killed')
+
+    def _read_pair(self, pair):
+        """Messages from a supervisor (see spares.py)."""
+        while pair.control is not None:
+            try:
+                got = supervisor.receive(pair.control)
+            except (OSError, ProtocolError):
+                pair.close()  # it is exiting: _reap will see it
+                return
+            if got is None:
+                return
+            message, fds = got
+            command = message.get('cmd')
+            if command == 'verdict':
+                if len(fds) == 1:  # the call socket of its next worker
+                    pair.set_call(fds.pop())
+                self._on_verdict(pair, message)
+            elif command == 'error':
+                pair.error = str(message.get('error', ''))
+            channel.close_all(fds)
+
+    def _on_verdict(self, pair, message):
+        call = self.calls.get(pair.pid)
+        pair.busy = False
+        pair.idle_since = time.monotonic()
+        status = message.get('status')
+        if call is None or not isinstance(status, int):
+            return
+        call.verdict = (status, str(message.get('error') or ''))
+        if message.get('recycle'):
+            # Nothing of the call is left, the pair is a spare again, and
+            # it replies to the gateway itself.
+            del self.calls[pair.pid]
+            self.last_activity = time.monotonic()
+            if call.conn is not None:
+                call.conn.close()
+                call.conn = None
+        else:
+            pair.keep = False  # it exits: reply once it is reaped
 
     def _check_gateway(self, call):
         """The gateway's connection is readable: has it hung up?"""
@@ -411,6 +470,11 @@ class StorletDaemon:
             data = b''
         if data:
             return  # nothing is expected here; ignore it
+        # The supervisor tells us before it replies: a gateway that has its
+        # reply may close before we have read that.
+        self._read_pair(call.pair)
+        if self.calls.get(call.pid) is not call:
+            return
         log(self.who, 'gateway closed the connection of call %d: '
             'cancelling it' % call.pid)
         call.cancel()
@@ -428,33 +492,42 @@ class StorletDaemon:
                 break
             if pid == 0:
                 break
+            pair = self.pairs.get(pid)
+            if pair is not None and not pair.dropped:
+                self._read_pair(pair)  # its last words: verdict, error
+            self.pairs.pop(pid, None)
             call = self.calls.pop(pid, None)
             if call is None or status != 0:
-                # An orphan we adopted, or a supervisor that did not
-                # clean up (killed?): what it left is now ours.
+                # An orphan we adopted, a pair that died, or a supervisor
+                # that did not clean up (killed?): what it left is ours.
                 strays = True
             if call is not None:
                 ended.append((call, status))
+            if pair is not None:
+                pair.close()
+                if call is None and not pair.dropped:
+                    log(self.who, 'idle pair %d %s%s' % (
+                        pid, describe_status(status),
+                        ': ' + pair.error if pair.error else ''))
+                    self.spare_retry_at = (time.monotonic()
+                                           + SPARE_RETRY_DELAY)
         # Before any reply: a call is over when all of its processes are.
-        if strays and not kill_descendants(keep=set(self.calls),
+        if strays and not kill_descendants(keep=set(self.pairs),
                                            timeout=STRAY_KILL_TIMEOUT):
             log(self.who, 'some processes could not be killed')
         for call, status in ended:
             self._finish(call, status)
 
     def _finish(self, call, supervisor_status):
-        error_text = _read_quietly(call.error_fd, 4 * MAX_ERROR_TEXT)
-        status_text = _read_quietly(call.status_fd, 32)
-        os.close(call.error_fd)
-        os.close(call.status_fd)
-        try:
-            status = int(status_text)
-        except ValueError:  # the supervisor died first, or never forked
-            status = supervisor_status
+        """Reply for an ended call: its verdict, else how its pair ended."""
+        if call.verdict is not None:
+            status, error_text = call.verdict
+        else:  # the supervisor died first, or never forked a worker
+            status, error_text = supervisor_status, call.pair.error
         self.last_activity = time.monotonic()
         if call.conn is None:
             return
-        reply = _result(status, error_text.decode('utf-8', 'replace').strip())
+        reply = supervisor.reply_for(status, error_text)
         self._reply(call.conn, reply)
         call.conn.close()
         call.conn = None
@@ -499,11 +572,10 @@ class StorletDaemon:
                 call.conn = None
 
 
-def _read_quietly(fd, size):
-    try:
-        return os.read(fd, size)
-    except BlockingIOError:
-        return b''
+def _readable(sock):
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(0))
 
 
 def _report_ready(ready_fd, line):
@@ -514,14 +586,14 @@ def _report_ready(ready_fd, line):
 
 
 def run_daemon(runtime_dir, key, name, main, path, idle_timeout, ready_fd,
-               limits=None):
+               limits=None, spare_count=DEFAULT_SPARES):
     """Start one daemon, report on ``ready_fd``, serve; return the exit code.
 
     Called in a child of the factory (signals blocked and reset, other
     descriptors closed) or by ``python -m storlets_agent daemon``.
     """
     daemon = StorletDaemon(runtime_dir, key, name, main, path, idle_timeout,
-                           limits)
+                           limits, spare_count)
     try:
         daemon.start()
     except StartError as err:

@@ -49,8 +49,8 @@ from storlets_agent.daemon import (
     DAEMON_START_FAILED, REPLY_TIMEOUT, REQUEST_TIMEOUT, STRAY_KILL_TIMEOUT,
     run_daemon)
 from storlets_agent.process import (
-    Limits, SignalQueue, close_fds_except, describe_status, fork_blocked,
-    kill_descendants, listen, log, one_line, reset_signals,
+    DEFAULT_SPARES, Limits, SignalQueue, close_fds_except, describe_status,
+    fork_blocked, kill_descendants, listen, log, one_line, reset_signals,
     set_child_subreaper, set_dumpable, unblock_signals, unlink_if_ours)
 
 #: Factory exit codes.
@@ -165,8 +165,10 @@ class DaemonFactory:
 
     def __init__(self, runtime_dir, idle_timeout=600.0, start_timeout=30.0,
                  stop_grace=5.0, python_dir='/usr/bin',
-                 daemon_idle_timeout=None, limits=None):
+                 daemon_idle_timeout=None, limits=None,
+                 spares=DEFAULT_SPARES):
         self.runtime_dir = runtime_dir
+        self.spares = spares        # spare pairs per daemon
         self.idle_timeout = idle_timeout
         self.daemon_idle_timeout = daemon_idle_timeout or idle_timeout
         self.limits = limits or Limits()
@@ -417,7 +419,7 @@ class DaemonFactory:
         try:
             code = run_daemon(self.runtime_dir, spec.key, spec.name,
                               spec.main, spec.path, self.daemon_idle_timeout,
-                              ready_fd, self.limits)
+                              ready_fd, self.limits, self.spares)
         except BaseException as err:
             log('daemon %s/%s' % (spec.name, spec.key),
                 'crashed: %s' % one_line(err))
@@ -443,6 +445,7 @@ class DaemonFactory:
                 '--idle-timeout=%r' % self.daemon_idle_timeout,
                 '--max-file-size=%d' % self.limits.max_file_size,
                 '--max-log-size=%d' % self.limits.max_log_size,
+                '--spares=%d' % self.spares,
                 '--ready-fd=%d' % ready_fd]
         unblock_signals()
         os.execve(spec.interpreter, argv, env)

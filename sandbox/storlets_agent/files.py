@@ -296,7 +296,7 @@ class StorletLogger:
     Like ``logging``, extra arguments are %-formatted into the message.
 
     In the sandbox, ``fd`` is a pipe to the call's supervisor, which keeps
-    at most ``--max-log-size`` bytes of the call's log (see worker.py).
+    at most ``--max-log-size`` bytes of the call's log (see supervisor.py).
     """
 
     def __init__(self, main, fd):

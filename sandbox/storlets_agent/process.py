@@ -16,6 +16,12 @@ contained:
 ``kill_descendants``
     SIGKILL every process below this one (by a /proc scan, repeated until
     none is left) and reap those that have become our children.
+``set_parent_death_signal``
+    ``prctl(PR_SET_PDEATHSIG)``: a spare (see spares.py) is SIGKILLed when
+    the process that forked it dies, whatever killed that one.
+``set_name``
+    ``prctl(PR_SET_NAME)``: idle spares are called ``SPARE_NAME`` in ps and
+    /proc/<pid>/comm; a spare that takes a call gets its old name back.
 
 Nothing here needs a privilege: prctl and oom_score_adj (raising) are
 allowed to any process, and SIGKILL only reaches our own uid.
@@ -33,8 +39,14 @@ HANDLED_SIGNALS = (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT,
 #: Longest one-line error text (replies, logs).
 MAX_ERROR_TEXT = 2000
 
+_PR_SET_PDEATHSIG = 1
 _PR_SET_DUMPABLE = 4
+_PR_SET_NAME = 15
+_PR_GET_NAME = 16
 _PR_SET_CHILD_SUBREAPER = 36
+
+#: /proc/<pid>/comm of an idle spare supervisor and of its idle worker.
+SPARE_NAME = 'storlets-spare'
 
 
 # -- per-call limits ---------------------------------------------------------
@@ -42,10 +54,13 @@ _PR_SET_CHILD_SUBREAPER = 36
 #: Defaults of the command line's --max-file-size and --max-log-size.
 DEFAULT_MAX_FILE_SIZE = 64 * 1024 * 1024
 DEFAULT_MAX_LOG_SIZE = 1024 * 1024
+#: Default of --spares: supervisor+worker pairs a daemon keeps ready.
+DEFAULT_SPARES = 1
 
 
 class Limits:
-    """Per-call limits, from the factory's command line (see worker.py)."""
+    """Per-call limits, from the factory's command line (see worker.py and
+    supervisor.py)."""
 
     def __init__(self, max_file_size=DEFAULT_MAX_FILE_SIZE,
                  max_log_size=DEFAULT_MAX_LOG_SIZE):
@@ -153,11 +168,22 @@ def close_fds_except(keep):
 
     After a fork without exec, close-on-exec flags do nothing: a child
     that must not hold its parent's sockets has to close them itself.
+    With close_range(2) (Linux 5.9) that is one call per gap between the
+    kept descriptors; otherwise only what /proc/self/fd lists is closed
+    (the limit may be ~1M descriptors, and closing them one by one is
+    slow).
     """
+    keep = sorted(set(fd for fd in keep if fd >= 0))
+    if _close_range_works():
+        low = 0
+        for fd in keep + [_MAX_FD + 1]:
+            if fd > low and _libc.close_range(low, fd - 1, 0) != 0:
+                break  # e.g. forbidden by a seccomp filter after all
+            low = fd + 1
+        else:
+            return
     keep = set(keep)
     try:
-        # Only what is open: the limit may be ~1M descriptors, and without
-        # close_range(2) (kernels < 5.9) os.closerange closes one by one.
         candidates = [int(name) for name in os.listdir('/proc/self/fd')]
     except OSError:
         candidates = range(os.sysconf('SC_OPEN_MAX'))
@@ -167,6 +193,26 @@ def close_fds_except(keep):
                 os.close(fd)
             except OSError:  # e.g. the listing's own, already closed
                 pass
+
+
+#: Highest descriptor number close_range(2) is asked about (unsigned int).
+_MAX_FD = 0xfffffffe
+_close_range_state = None
+
+
+def _close_range_works():
+    """Is close_range(2) there (libc and kernel) and allowed? Cached."""
+    global _close_range_state
+    if _close_range_state is None:
+        _close_range_state = False
+        libc = _load_libc()
+        function = getattr(libc, 'close_range', None)
+        if function is not None:
+            function.argtypes = (ctypes.c_uint, ctypes.c_uint, ctypes.c_int)
+            function.restype = ctypes.c_int
+            # Closes nothing: no process has that many descriptors.
+            _close_range_state = function(_MAX_FD, _MAX_FD, 0) == 0
+    return _close_range_state
 
 
 def listen(path):
@@ -209,20 +255,24 @@ def unlink_if_ours(path, identity):
 _libc = None
 
 
-def _prctl(option, value):
+def _load_libc():
     global _libc
     if _libc is None:
         _libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6',
                             use_errno=True)
-    if _libc.prctl(option, ctypes.c_ulong(value), ctypes.c_ulong(0),
-                   ctypes.c_ulong(0), ctypes.c_ulong(0)) != 0:
+    return _libc
+
+
+def _prctl(option, value):
+    if _load_libc().prctl(option, value, ctypes.c_ulong(0),
+                          ctypes.c_ulong(0), ctypes.c_ulong(0)) != 0:
         errno = ctypes.get_errno()
         raise OSError(errno, os.strerror(errno))
 
 
 def set_child_subreaper():
     """Adopt the orphans of our descendants (see the module docstring)."""
-    _prctl(_PR_SET_CHILD_SUBREAPER, 1)
+    _prctl(_PR_SET_CHILD_SUBREAPER, ctypes.c_ulong(1))
 
 
 def set_dumpable(flag):
@@ -233,13 +283,40 @@ def set_dumpable(flag):
     process belongs to root, so a worker sets itself dumpable again before
     writing its own oom_score_adj.
     """
-    _prctl(_PR_SET_DUMPABLE, 1 if flag else 0)
+    _prctl(_PR_SET_DUMPABLE, ctypes.c_ulong(1 if flag else 0))
+
+
+def set_parent_death_signal(signum, parent):
+    """Get ``signum`` when our parent dies; False if ``parent`` is gone.
+
+    The setting only covers the parent we have when it is made: if
+    ``parent`` died before, we already belong to a subreaper.
+    """
+    _prctl(_PR_SET_PDEATHSIG, ctypes.c_ulong(signum))
+    return os.getppid() == parent
+
+
+def get_name():
+    """This process's name (/proc/self/comm), as bytes."""
+    buffer = ctypes.create_string_buffer(16)
+    _prctl(_PR_GET_NAME, buffer)
+    return buffer.value
+
+
+def set_name(name):
+    """Rename this process (15 bytes at most are kept)."""
+    if isinstance(name, str):
+        name = name.encode('utf-8', 'replace')
+    _prctl(_PR_SET_NAME, ctypes.c_char_p(name[:15]))
 
 
 def set_oom_score_adj(value):
     """Write /proc/self/oom_score_adj (raising it needs no privilege)."""
-    with open('/proc/self/oom_score_adj', 'w') as f:
-        f.write('%d\n' % value)
+    fd = os.open('/proc/self/oom_score_adj', os.O_WRONLY | os.O_CLOEXEC)
+    try:
+        os.write(fd, b'%d\n' % value)
+    finally:
+        os.close(fd)
 
 
 # -- finding and killing descendants ------------------------------------------

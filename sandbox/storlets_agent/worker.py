@@ -1,224 +1,84 @@
-"""One storlet call: a supervisor process and the worker it watches.
+"""The worker: the process in which a storlet runs, once.
 
-For each ``execute`` the daemon forks a *supervisor* (trusted agent code),
-which forks the *worker* (the storlet runs there)::
-
-    daemon ─ supervisor ─ worker ─ whatever the storlet starts ...
-
-Supervisor (``supervise``)
-    * is a child subreaper: anything the storlet starts stays below it,
-      even after setsid(), setpgid() or a double fork;
-    * relays the storlet's log: the worker's logger, stdout and stderr all
-      write into a pipe that the supervisor copies to the gateway's log
-      file, up to ``max_log_size`` bytes per call, then one line
-      ``<main> WARN: ... log truncated`` and nothing more (reading on, so
-      the storlet never blocks);
-    * on SIGTERM (the daemon cancels the call) SIGKILLs the worker;
-    * once the worker has ended, SIGKILLs every process left below it
-      (``process.kill_descendants``), reaps them, writes the worker's wait
-      status on the status pipe and exits 0 (1 if something could not be
-      killed). Its exit is the daemon's signal that the call is over:
-      nothing of the call outlives it.
+A supervisor (supervisor.py) forks it before there is a call for it, and
+watches it; the daemon hands it its call (spares.py). Nothing of the
+storlet runs anywhere else.
 
 Worker (``_worker``)
-    ``setsid()``; dumpable again (its parents are not: see
-    ``process.set_dumpable``); oom_score_adj 1000 (the first victim of an
-    OOM kill, not the factory or a daemon); RLIMIT_CORE 0; RLIMIT_FSIZE
-    ``max_file_size`` (files only: pipes, hence the output, are not
-    limited) with SIGXFSZ ignored, so an oversized write fails with EFBIG
-    instead of killing the process; default signal handling; only its
-    descriptors. Then it runs the storlet and leaves with
-    ``os._exit(<code>)``. On failure it writes a one-line error on the
-    error pipe; the daemon puts it in its reply. A process the storlet
-    forked (without exec) that returns into this code exits at once,
-    silently.
+    While a spare: dies with its supervisor; ``setsid()``; default signal
+    handling; only its descriptors (close_range(2)); RLIMIT_CORE 0;
+    RLIMIT_FSIZE ``max_file_size`` (files only: pipes, hence the output,
+    are not limited) with SIGXFSZ ignored, so an oversized write fails
+    with EFBIG instead of killing the process; stdout and stderr on the log
+    pipe; the agent's side of a call run once on dummy pipes (``_warm_up``:
+    copy-on-write page faults taken now rather than during the call). Not
+    dumpable yet, so no storlet of another call can ptrace it while it
+    waits. It blocks on its call socket until the daemon hands it the
+    invocation's descriptors. Then: dumpable again (see
+    ``process.set_dumpable``) and oom_score_adj 1000 (the first victim of
+    an OOM kill, not the factory or a daemon), a new instance of the
+    storlet class, and ``os._exit(<code>)``. On failure it writes a
+    one-line error on its error pipe, which ends up in the reply. A process
+    the storlet forked (without exec) that returns into this code exits at
+    once, silently.
 
-Descriptors of a worker: 0, 1 and 2 (1 and 2 go to the log pipe), the
-invocation's inputs, output and metadata, the log pipe, the error pipe.
+Descriptors of a worker running a storlet: 0, 1 and 2 (1 and 2 go to the
+log pipe), the invocation's inputs, output and metadata, the log pipe, the
+error pipe.
 """
 import os
 import resource
 import select
 import signal
+import socket
 import sys
 
-from storlets.sbus import channel
+from storlets.sbus import channel, protocol
+from storlets.sbus.protocol import ProtocolError
 
 from storlets_agent import files
+from storlets_agent.invocation import Invocation
 from storlets_agent.process import (
-    MAX_ERROR_TEXT, SignalQueue, close_fds_except, fork_blocked,
-    kill_descendants, log, one_line, reset_signals, set_child_subreaper,
-    set_dumpable, set_oom_score_adj, unblock_signals)
+    MAX_ERROR_TEXT, close_fds_except, log, one_line, reset_signals,
+    set_dumpable, set_name, set_oom_score_adj, set_parent_death_signal,
+    unblock_signals)
 
 #: Worker exit codes: how one storlet call ended.
 WORKER_OK = 0
 WORKER_STORLET_FAILED = 3   # the storlet failed; the text is on the error pipe
 WORKER_SETUP_FAILED = 4     # the call could not be set up (e.g. bad window)
-#: Supervisor exit codes.
-SUPERVISOR_OK = 0           # the worker and all it started are gone
-SUPERVISOR_LEFTOVERS = 1    # some process could not be killed
+#: Exit code of a spare (supervisor or worker) that never got its call.
+SPARE_UNUSED = 6
 
 #: oom_score_adj of a worker: the kernel's first choice.
 WORKER_OOM_SCORE_ADJ = 1000
 
-_CHUNK = 64 * 1024
 
-
-# -- the supervisor -----------------------------------------------------------
-
-def supervise(storlet, invocation, error_fd, status_fd, limits):
-    """The supervisor's whole life, in a child of the daemon; never returns.
-
-    ``storlet``: (class, main, path). The caller has already reset the
-    signals (still blocked) and closed all descriptors but 0-2,
-    ``error_fd``, ``status_fd`` and the invocation's.
-    """
-    code = SUPERVISOR_LEFTOVERS
-    try:
-        code = _Supervisor(storlet, invocation, error_fd, status_fd,
-                           limits).run()
-    except BaseException as err:
-        log('supervisor', 'failed: %s' % one_line(err))
-    finally:
-        os._exit(code)
-
-
-class _Supervisor:
-
-    def __init__(self, storlet, invocation, error_fd, status_fd, limits):
-        self.storlet = storlet
-        self.invocation = invocation
-        self.error_fd = error_fd
-        self.status_fd = status_fd
-        self.limits = limits
-        self.worker = None
-        self.worker_status = None
-        self.log_r = None
-        self.logged = 0           # log bytes written so far
-        self.log_ends_line = True
-        self.truncated = False
-
-    def run(self):
-        set_child_subreaper()
-        signals = SignalQueue()
-        self.log_r, log_w = os.pipe2(os.O_CLOEXEC)
-        try:
-            self.worker = fork_blocked()
-        except OSError as err:
-            _report(self.error_fd, 'Cannot start the storlet process: %s'
-                    % one_line(err))
-            # No status written: the daemon takes this exit code instead.
-            return WORKER_SETUP_FAILED
-        if self.worker == 0:
-            _worker(self.storlet, self.invocation, self.error_fd, log_w,
-                    self.limits)  # does not return
-        # The worker holds these now; the gateway must see their EOF when
-        # the storlet closes them, not when we exit. We keep the log file.
-        log_fd = self.invocation.log_fd
-        channel.close_all([fd for fd in self.invocation.fds if fd != log_fd]
-                          + [log_w, self.error_fd])
-        os.set_blocking(self.log_r, False)
-        poller = select.poll()
-        poller.register(signals.fd, select.POLLIN)
-        poller.register(self.log_r, select.POLLIN)
-        while self.worker_status is None:
-            for fd, _ in poller.poll():
-                if fd == self.log_r:
-                    if self._relay(log_fd) is False:
-                        poller.unregister(self.log_r)
-                else:
-                    self._handle_signals(signals.drain())
-        # The worker is a zombie until we reap it: its pid, hence the id of
-        # the process group it created, cannot be reused meanwhile.
-        clean = kill_descendants(keep={self.worker}, group=self.worker)
-        os.waitpid(self.worker, 0)
-        while self._relay(log_fd) is True:  # the rest, up to EOF
-            pass
-        os.write(self.status_fd, b'%d' % self.worker_status)
-        if not clean:
-            log('supervisor', 'processes of call %d could not be killed'
-                % self.worker)
-        return SUPERVISOR_OK if clean else SUPERVISOR_LEFTOVERS
-
-    def _handle_signals(self, signums):
-        if signums & {signal.SIGTERM, signal.SIGINT, signal.SIGQUIT}:
-            # Cancelled: the worker is not reaped yet, so its pid is its.
-            os.kill(self.worker, signal.SIGKILL)
-        while True:
-            # WNOWAIT for the worker (see run); orphans we adopted that
-            # ended are reaped right away.
-            try:
-                info = os.waitid(os.P_ALL, 0,
-                                 os.WEXITED | os.WNOHANG | os.WNOWAIT)
-            except ChildProcessError:
-                return
-            if info is None or info.si_pid == 0:
-                return
-            if info.si_pid == self.worker:
-                self.worker_status = _wait_status(info)
-                return
-            os.waitpid(info.si_pid, 0)
-
-    def _relay(self, log_fd):
-        """Copy one chunk of the log pipe.
-
-        True if there was one, False at EOF, None if the pipe is empty.
-        """
-        try:
-            data = os.read(self.log_r, _CHUNK)
-        except BlockingIOError:
-            return None
-        if not data:
-            return False
-        room = self.limits.max_log_size - self.logged
-        if room > 0:
-            kept = data[:room]
-            self.logged += len(kept)
-            self.log_ends_line = kept.endswith(b'\n')
-            _write_quietly(log_fd, kept)
-            data = data[room:]
-        if data and not self.truncated:
-            self.truncated = True
-            _write_quietly(log_fd, b'%s%s WARN: ... log truncated\n' % (
-                b'' if self.log_ends_line else b'\n',
-                self.storlet[1].encode('utf-8', 'replace')))
-        return True
-
-
-def _wait_status(info):
-    """waitid() result -> the status waitpid() would have returned."""
-    if info.si_code == os.CLD_EXITED:
-        return (info.si_status & 0xff) << 8
-    return info.si_status & 0x7f  # CLD_KILLED or CLD_DUMPED
-
-
-def _write_quietly(fd, data):
-    # The gateway's log is a regular file: a write does not block long.
-    try:
-        files._write_all(fd, data)
-    except OSError:
-        pass
-
-
-def _report(error_fd, text):
-    # Far below the pipe's capacity, so the write cannot block.
-    os.write(error_fd, text[:MAX_ERROR_TEXT].encode('utf-8', 'replace'))
-
-
-# -- the worker -------------------------------------------------------------
-
-def _worker(storlet, invocation, error_fd, log_fd, limits):
-    """The worker's whole life, in the child of fork_blocked()."""
+def run_worker(storlet, limits, call_fd, error_fd, log_fd, supervisor,
+               name):
+    """The worker's whole life, in the child of fork_blocked(); never
+    returns. ``supervisor``: its pid; ``name``: the process name to take
+    with the call."""
     code = WORKER_SETUP_FAILED
     try:
+        if not set_parent_death_signal(signal.SIGKILL, supervisor):
+            code = SPARE_UNUSED
+            return
         os.setsid()
         reset_signals()
-        invocation.log_fd = log_fd
-        close_fds_except([0, 1, 2, error_fd] + invocation.fds)
-        _contain(limits)
+        close_fds_except([0, 1, 2, error_fd, log_fd, call_fd])
+        _limit(limits)
         unblock_signals()
         for fd in (1, 2):
             os.dup2(log_fd, fd)  # print() goes to the storlet's log too
+        if not readable(call_fd):  # no call waiting yet: time to spare
+            _warm_up(storlet[1])
+        invocation = _receive_call(call_fd, log_fd)
+        if invocation is None:
+            code = SPARE_UNUSED
+            return
+        set_name(name)
+        _mark_for_oom_killer()
         code = run_storlet(storlet, invocation, error_fd)
     except BaseException as err:
         try:
@@ -234,14 +94,64 @@ def _worker(storlet, invocation, error_fd, log_fd, limits):
         os._exit(code)
 
 
-def _contain(limits):
-    """OOM score, no core dumps, a file size cap: before any storlet code."""
+def readable(fd):
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
+
+
+def _warm_up(main):
+    """Run the agent's side of a call once, on pipes, with no storlet.
+
+    A worker is a copy-on-write fork: the first write to a page (and every
+    object a call uses gets its reference count changed) costs a page
+    fault. Taking most of them here, while the spare waits, keeps them off
+    the call.
+    """
+    fds = []
     try:
-        # Our /proc/self is root's while we are not dumpable (inherited).
-        set_dumpable(True)
-        set_oom_score_adj(WORKER_OOM_SCORE_ADJ)
-    except OSError as err:
-        log('worker', 'cannot raise oom_score_adj: %s' % one_line(err))
+        for _ in range(3):
+            fds.extend(os.pipe2(os.O_CLOEXEC))
+        in_r, in_w, out_r, out_w, md_r, md_w = fds
+        os.write(in_w, b'warm-up')
+        message, passed = Invocation(
+            {'k': 'v'}, [(in_r, {'k': 'v'}, None, None)], out_w, md_w,
+            out_w).worker_message()
+        body = protocol.encode(message)[protocol.HEADER_SIZE:]
+        invocation = Invocation.from_worker_message(
+            protocol.decode_body(body, len(passed)), passed, out_w)
+        fd, metadata, start, end = invocation.inputs[0]
+        # Descriptors dup()ed: the objects close theirs, we close ours.
+        in_file = files.StorletInputFile(os.dup(fd), metadata, start, end)
+        out_file = files.StorletOutputFile(os.dup(out_w), os.dup(md_w))
+        logger = files.StorletLogger(main, os.dup(out_w))
+        out_file.set_metadata(in_file.get_metadata())
+        os.close(in_w)
+        fds.remove(in_w)
+        out_file.write(in_file.read(files.CHUNK_SIZE))
+        logger.debug('warm-up')
+        dict(invocation.params, storlet_execution_path='')
+        for stream in (in_file, out_file, logger):
+            stream.close()
+    except Exception:
+        pass  # only an optimisation
+    finally:
+        channel.close_all(fds)
+
+
+def _receive_call(call_fd, log_fd):
+    """Wait for the hand-off; the Invocation, or None if there is none."""
+    with socket.socket(fileno=call_fd) as sock:
+        sock.setblocking(True)
+        try:
+            message, fds = channel.recv_message(sock)
+        except (OSError, ProtocolError):
+            return None
+    return Invocation.from_worker_message(message, fds, log_fd)
+
+
+def _limit(limits):
+    """No core dumps, a file size cap: before any storlet code."""
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     _, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
     size = limits.max_file_size
@@ -251,6 +161,16 @@ def _contain(limits):
     # Past the limit, write() fails with EFBIG instead of the process
     # being killed by SIGXFSZ.
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+
+def _mark_for_oom_killer():
+    """oom_score_adj 1000, once the call is ours (see the docstring)."""
+    try:
+        # Our /proc/self is root's while we are not dumpable (inherited).
+        set_dumpable(True)
+        set_oom_score_adj(WORKER_OOM_SCORE_ADJ)
+    except OSError as err:
+        log('worker', 'cannot raise oom_score_adj: %s' % one_line(err))
 
 
 def run_storlet(storlet, invocation, error_fd):
@@ -299,3 +219,8 @@ def _log_quietly(method, text):
         method(text)
     except ValueError:  # the storlet closed its logger
         pass
+
+
+def _report(error_fd, text):
+    # Far below the pipe's capacity, so the write cannot block.
+    os.write(error_fd, text[:MAX_ERROR_TEXT].encode('utf-8', 'replace'))

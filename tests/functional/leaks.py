@@ -109,14 +109,20 @@ def storlets_containers():
 
 # -- processes in a sandbox ---------------------------------------------------
 
-def sandbox_processes(container):
-    """[(host pid, host ppid, session id, command line)] of a container."""
+#: Process name of the agent's idle, pre-forked spares (warm supervisors and
+#: workers waiting for a call): engine processes, not leftovers of a call.
+SPARE_NAME = 'storlets-spare'
+
+
+def sandbox_processes(container, spares=False):
+    """[(host pid, host ppid, session id, command line)] of a container,
+    without the agent's idle spares unless ``spares``."""
     try:
-        top = container.top(ps_args='-eww -o pid,ppid,sid,args')
+        top = container.top(ps_args='-eww -o pid,ppid,sid,comm,args')
     except docker.errors.APIError:
         return []
-    return [(int(p[0]), int(p[1]), int(p[2]), p[3])
-            for p in top['Processes'] or []]
+    return [(int(p[0]), int(p[1]), int(p[2]), p[4])
+            for p in top['Processes'] or [] if spares or p[3] != SPARE_NAME]
 
 
 def classify(processes):

@@ -79,9 +79,11 @@ def assert_recovered(conn, container):
 
 
 def worker_pids(box):
-    """Host pids of storlet worker processes (children of daemons)."""
-    top = box.top(ps_args='-o pid,ppid,args')
-    procs = {int(p[0]): int(p[1]) for p in top['Processes']}
+    """Host pids of processes running storlet calls (below the daemons),
+    idle pre-forked spares excepted."""
+    top = box.top(ps_args='-o pid,ppid,comm')
+    procs = {int(p[0]): int(p[1]) for p in top['Processes']
+             if p[2] != 'storlets-spare'}
     roots = set(procs) - {pid for pid, ppid in procs.items()
                           if ppid in procs}
     factory = {pid for pid, ppid in procs.items() if ppid in roots}

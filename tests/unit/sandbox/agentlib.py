@@ -300,6 +300,19 @@ HOSTILE = textwrap.dedent('''
 SYNTAX_ERROR = 'class Oops(:\n    pass\n'
 
 
+#: /proc/<pid>/comm of idle spares (storlets_agent.process.SPARE_NAME).
+SPARE_NAME = b'storlets-spare'
+
+
+def parent_of(pid):
+    """The parent pid of ``pid`` (None if it is gone)."""
+    try:
+        with open('/proc/%d/stat' % pid, 'rb') as stat:
+            return int(stat.read().rpartition(b')')[2].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def is_alive(pid):
     """True for a running process (zombies count as gone)."""
     try:
@@ -616,21 +629,45 @@ class Agent:
     def truncate_log(self):
         open(self.log_path, 'w').close()
 
-    def processes(self):
-        """Live processes started by this agent, the factory included."""
+    def processes(self, spares=True):
+        """Live processes started by this agent, the factory included.
+
+        ``spares=False``: without the daemons' idle spares (see
+        storlets_agent/spares.py), which wait for calls to come: the
+        processes named SPARE_NAME that are children of a daemon (a child
+        of the factory), and the ones named so below those. A process that
+        ran a storlet, or a supervisor serving or finishing a call, does not
+        have that name.
+        """
         needle = ('STORLETS_TEST_MARK=%s' % self.mark).encode()
-        pids = []
+        found = {}
         for entry in os.listdir('/proc'):
             if not entry.isdigit():
                 continue
             try:
                 with open('/proc/%s/environ' % entry, 'rb') as f:
                     environ = f.read().split(b'\0')
+                with open('/proc/%s/comm' % entry, 'rb') as f:
+                    comm = f.read().rstrip(b'\n')
             except OSError:
                 continue
             if needle in environ and is_alive(int(entry)):
-                pids.append(int(entry))
-        return pids
+                found[int(entry)] = (parent_of(int(entry)), comm)
+        if not spares:
+            daemons = {pid for pid, (ppid, _) in found.items()
+                       if ppid == self.proc.pid}
+            supervisors = {pid for pid, (ppid, comm) in found.items()
+                           if ppid in daemons and comm == SPARE_NAME}
+            for pid, (ppid, comm) in list(found.items()):
+                if comm == SPARE_NAME and (pid in supervisors
+                                           or ppid in supervisors):
+                    del found[pid]
+        return list(found)
+
+    def spares(self):
+        """Pids of the idle spares (see processes)."""
+        every = set(self.processes())
+        return sorted(every - set(self.processes(spares=False)))
 
     def terminate(self, timeout=10):
         """SIGTERM the factory and wait; return its exit code."""
