@@ -199,13 +199,13 @@ def cmd_acl(args):
     conn = connect(args)
     if args.action == 'grant':
         swift_call('ACL update', conn.post_container, args.container, {
-            'X-Storlet-Container-Read': args.user,
+            'X-Storlet-Container-Read': args.acl_user,
             'X-Storlet-Name': args.storlet})
-        print('%s may read %s through %s' % (args.user, args.container,
+        print('%s may read %s through %s' % (args.acl_user, args.container,
                                              args.storlet))
         return
     headers = swift_call('HEAD', conn.head_container, args.container)
-    entry = '.r:storlets.%s_%s' % (args.user, args.storlet)
+    entry = '.r:storlets.%s_%s' % (args.acl_user, args.storlet)
     entries = [e for e in headers.get('x-container-read', '').split(',')
                if e and e != entry]
     swift_call('ACL update', conn.post_container, args.container,
@@ -346,7 +346,8 @@ def build_parser():
     p = sub.add_parser('acl', help='grant or revoke a storlet ACL')
     p.add_argument('action', choices=('grant', 'revoke'))
     p.add_argument('container')
-    p.add_argument('user')
+    p.add_argument('acl_user', metavar='user',
+                   help='user name (Keystone name, or tempauth user)')
     p.add_argument('storlet')
     p.set_defaults(func=cmd_acl)
 
