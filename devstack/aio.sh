@@ -46,7 +46,7 @@ AIO_USER=test:tester
 AIO_KEY=testing
 SAMPLE_STORLET=${STORLETS_AIO_SAMPLE_STORLET:-$REPO_ROOT/tests/functional/storlets/identity.py}
 
-APT_PACKAGES=(docker.io debootstrap memcached python3 python3-venv curl ca-certificates
+APT_PACKAGES=(docker.io debootstrap memcached shellcheck python3 python3-venv curl ca-certificates
     debian-archive-keyring gpgv wget util-linux)
 PIP_PACKAGES=(swift python-swiftclient pytest)
 
