@@ -482,7 +482,7 @@ class Agent:
         if unprivileged and os.geteuid() == 0:
             python = python_for_others()
             if python is None:
-                pytest.skip('no python that an unprivileged uid may run')
+                pytest.skip('requires a python that an unprivileged uid may run')
             self.user = free_uid()
             # tmp_path is private to root: use a directory the uid can use.
             base = tempfile.mkdtemp(prefix='sa-')

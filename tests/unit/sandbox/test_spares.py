@@ -210,7 +210,7 @@ def test_an_idle_spare_cannot_be_ptraced(make_agent):
     cannot ptrace it, nor read its memory, to get at the next call."""
     agent = make_agent(unprivileged=True)
     if agent.user is None:
-        pytest.skip('needs root, to run the agent as another uid')
+        pytest.skip('requires root, to run the agent as another uid')
     agent.started('teststorlets.Echo', key='k1')
     spares = ready_spares(agent, daemon_pid(agent, 'k1'))
     # The kernel gives /proc/<pid>/* of a process that is not dumpable to
