@@ -69,3 +69,18 @@ def test_cli_logs(conn):
         pass
     log = storlets('logs', 'broken.py').stdout
     assert b'about to fail' in log
+
+
+def test_python_guide_deploy_and_run(conn, tmp_path):
+    """docs/writing-python-storlets.md, its deploy and run commands."""
+    from tests.unit.tools.test_docs import blocks
+    (tmp_path / 'upper.py').write_text(blocks('python')[0])
+    deploy_block = blocks('sh')[1]
+    assert 'storlets deploy upper.py' in deploy_block
+    subprocess.run(['storlets', 'deploy', 'upper.py'], cwd=str(tmp_path),
+                   env=ENV, check=True, capture_output=True, timeout=120)
+    conn.put_object('mycontainer', 'guide-object', b'hello\nworld\n')
+    out = storlets('run', 'mycontainer', 'guide-object', 'upper.py',
+                   '-p', 'report=yes').stdout
+    assert out == b'HELLO\nWORLD\n-- 2 lines\n'
+    conn.delete_object('mycontainer', 'guide-object')
