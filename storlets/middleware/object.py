@@ -18,6 +18,7 @@ from storlets.errors import StorletError, StorletTimeout
 from storlets.gateway.invocation import Invocation, StorletInput, StorletRef
 from storlets.middleware import request as parse
 from storlets.middleware.framing import FRAMED_HEADER, frame
+from storlets.middleware.handler import Handler
 from storlets.middleware.metrics import InvocationMetrics
 from storlets.middleware.response import (
     apply_result, check_output_metadata, mark_failure)
@@ -45,14 +46,7 @@ def data_file_descriptor(app_iter):
     return os.dup(fp.fileno())
 
 
-class ObjectHandler:
-
-    def __init__(self, app, config, gateway, code_source, logger):
-        self.app = app
-        self.config = config
-        self.gateway = gateway
-        self.code_source = code_source
-        self.logger = logger
+class ObjectHandler(Handler):
 
     def declines(self, req):
         """True when the request says the storlet belongs on the proxy."""

@@ -34,6 +34,7 @@ from storlets.gateway.registration import RegistrationError, check_object_name
 from storlets.middleware import acl, code_info
 from storlets.middleware import request as parse
 from storlets.middleware.framing import FRAMED_HEADER, Unframe
+from storlets.middleware.handler import Handler
 from storlets.middleware.metrics import InvocationMetrics
 from storlets.middleware.response import (
     STALE_HEADERS, apply_result, check_output_metadata, wrap_body)
@@ -60,21 +61,19 @@ def text(exc_class, body, **kwargs):
     return exc_class(body=body, content_type='text/plain', **kwargs)
 
 
-def storlet_failure(err, put=False):
-    """The client response for a storlet that failed before output."""
-    kind = 'timeout' if isinstance(err, StorletTimeout) else 'failed'
+def failure_response(kind, put=False):
+    """The client response for a storlet that failed before output:
+    ``kind`` is ``timeout`` or ``failed``; 503 on GET, 500 on PUT/copy."""
     status = HTTPInternalServerError if put else HTTPServiceUnavailable
-    return text(status, FAILURE_BODIES[kind])
+    return text(status, FAILURE_BODIES.get(kind, FAILURE_BODIES['failed']))
 
 
-class ProxyHandler:
+def storlet_failure(err, put=False):
+    return failure_response(
+        'timeout' if isinstance(err, StorletTimeout) else 'failed', put)
 
-    def __init__(self, app, config, gateway, code_source, logger):
-        self.app = app
-        self.config = config
-        self.gateway = gateway
-        self.code_source = code_source
-        self.logger = logger
+
+class ProxyHandler(Handler):
 
     # -- checks shared by every storlet request -----------------------------
 
@@ -216,7 +215,9 @@ class ProxyHandler:
     # -- GET -------------------------------------------------------------------
 
     def handle_get(self, req, account, container, obj, storlet_name,
-                   acl_retry=True):
+                   copy_source=False):
+        """A storlet GET; ``copy_source`` for the source read of a copy
+        (no storlet-ACL retry, and failures answered as for a PUT)."""
         if 'Range' in req.headers:
             raise parse.bad_request(
                 'Storlet execution with range header is not supported')
@@ -234,17 +235,16 @@ class ProxyHandler:
                 req.headers['Range'] = req.headers['X-Storlet-Range']
         else:
             req.headers.update(internal)
-        if acl_retry:
-            resp = self._get_with_storlet_acl(req, storlet_name)
-        else:
+        if copy_source:
             resp = req.get_response(self.app)
+        else:
+            resp = self._get_with_storlet_acl(req, storlet_name)
         if not is_success(resp.status_int):
             return resp
         failure = resp.headers.pop(parse.FAILURE_HEADER, None)
         if failure:
             close(resp.app_iter)
-            return text(HTTPServiceUnavailable,
-                        FAILURE_BODIES.get(failure, FAILURE_BODIES['failed']))
+            return failure_response(failure, put=copy_source)
         if resp.headers.get(parse.EXECUTED_HEADER):
             # Ran on an object server, which already rewrote the headers;
             # the proxy's object controller adds some of them back.
@@ -255,7 +255,7 @@ class ProxyHandler:
                     resp = wrap_body(resp, lambda body: Prefetched(
                         Unframe(body), PREFETCH_BYTES))
                 except StorletError as err:
-                    return storlet_failure(err)
+                    return storlet_failure(err, put=copy_source)
             return resp
         body, input_range = resp.app_iter, None
         if resp.status_int == 206:
@@ -280,7 +280,7 @@ class ProxyHandler:
                 close(result.body)
                 raise
         except StorletError as err:
-            return storlet_failure(err)
+            return storlet_failure(err, put=copy_source)
         out = Response(request=req, headers=dict(resp.headers))
         return apply_result(out, result, 'proxy', input_range)
 
@@ -438,12 +438,8 @@ class ProxyHandler:
         get.query_string = req.query_string
         get.headers.pop('X-Backend-Storage-Policy-Index', None)
         resp = self.handle_get(get, account, src_container, src_obj,
-                               storlet_name, acl_retry=False)
+                               storlet_name, copy_source=True)
         if not is_success(resp.status_int):
-            if resp.status_int == 503 and resp.body in (
-                    b'Storlet execution failed',
-                    b'Storlet execution timed out'):
-                return text(HTTPInternalServerError, resp.body.decode())
             return resp
         source_meta = {k: v for k, v in resp.headers.items()
                        if k.lower().startswith(parse.USER_META_PREFIX)
