@@ -48,6 +48,10 @@ SAMPLE_STORLET=${STORLETS_AIO_SAMPLE_STORLET:-$REPO_ROOT/tests/functional/storle
 
 APT_PACKAGES=(docker.io debootstrap memcached shellcheck python3 python3-venv curl ca-certificates
     debian-archive-keyring gpgv wget util-linux)
+# Java storlets (the Java image layer, the API jar, the samples): on unless
+# STORLETS_AIO_JAVA=0, which keeps the all-in-one Python-only and its image small.
+AIO_JAVA=${STORLETS_AIO_JAVA:-1}
+JAVA_APT_PACKAGES=(default-jdk-headless gcc libc6-dev)
 PIP_PACKAGES=(swift python-swiftclient pytest)
 
 # name|program|config|port, in start order.
@@ -166,6 +170,9 @@ acquire_lock() {
 
 ensure_packages() {
     local pkgs=("${APT_PACKAGES[@]}") missing=() p
+    if [[ $AIO_JAVA == 1 ]]; then
+        pkgs+=("${JAVA_APT_PACKAGES[@]}")
+    fi
     # Docker needs apparmor_parser when the kernel enforces AppArmor.
     if [[ $(cat /sys/module/apparmor/parameters/enabled 2>/dev/null || true) == Y ]]; then
         pkgs+=(apparmor)
@@ -740,9 +747,12 @@ do_up() {
     prepare_dirs
     choose_ec_type
     ensure_encryption_secret
-    log "building/reusing the sandbox image (devstack/build-image.sh)"
-    image=$(bash "$HERE/build-image.sh" 9>&- | tail -n1)
-    [[ $image == storlets-sandbox:* ]] || die "build-image.sh printed no image tag"
+    local image_opts=()
+    [[ $AIO_JAVA == 1 ]] && image_opts=(--java)
+    log "building/reusing the sandbox image (devstack/build-image.sh ${image_opts[*]})"
+    image=$(bash "$HERE/build-image.sh" "${image_opts[@]}" 9>&- | tail -n1)
+    [[ $image == storlets-sandbox:* || $image == storlets-sandbox-java:* ]] ||
+        die "build-image.sh printed no image tag"
     log "sandbox image: $image"
     remove_stale_sandboxes "$image"
     write_configs "$image"
@@ -774,10 +784,26 @@ cmd_test() {
             break
         fi
     done
-    log "running: pytest -v -rs ${paths[*]} $*"
     cd "$REPO_ROOT"
-    local rc=0
+    local rc=0 java_build=
+    if [[ $AIO_JAVA == 1 ]]; then
+        # The Java API, engine and samples, built once for the functional
+        # tests; with the whole suite, their Java unit tests run here too.
+        java_build=$CACHE_DIR/java-build
+        rm -rf "$java_build"
+        local java_args=("$java_build")
+        ((${#paths[@]})) && java_args+=(--test)
+        log "running: java/build.sh ${java_args[*]}"
+        bash java/build.sh "${java_args[@]}" >"$LOG_DIR/java-tests.log" 2>&1 || rc=$?
+        ((${#paths[@]})) && log "java tests: $(tail -n1 "$LOG_DIR/java-tests.log")"
+        if ((rc != 0)); then
+            sed 's/^/    /' "$LOG_DIR/java-tests.log" | grep -v '^    PASS ' >&2
+            die "java/build.sh failed (log: $LOG_DIR/java-tests.log)"
+        fi
+    fi
+    log "running: pytest -v -rs ${paths[*]} $*"
     STORLETS_AIO=1 \
+        STORLETS_JAVA_BUILD=$java_build \
         ST_AUTH=$AUTH_URL \
         ST_USER=$AIO_USER \
         ST_KEY=$AIO_KEY \

@@ -2,14 +2,21 @@
 # Build (or reuse) the storlets sandbox image and print its tag.
 #
 #   devstack/build-image.sh          -> last stdout line: storlets-sandbox:<hash>
+#   devstack/build-image.sh --java   -> last stdout line: storlets-sandbox-java:<hash>
 #
-# Two content-addressed images:
+# Content-addressed images:
 #   storlets-base:<h1>     debootstrap --variant=minbase --include=python3 bookworm,
 #                          trimmed, imported with `docker import`.
 #                          h1 = sha256(suite, packages, mirror, BUILD_IMAGE_VERSION)[:16]
 #   storlets-sandbox:<h2>  sandbox/Dockerfile FROM the base, adding the agent.
 #                          h2 = sha256(base tag, Dockerfile, every copied file)[:16]
-# Either is built only when its tag is missing. The Debian mirror is the one the
+#   storlets-sandbox-java:<h3>  (--java) sandbox/Dockerfile.java FROM the sandbox
+#                          image: Debian's headless JRE (.debs the host's apt
+#                          resolves against the base's package database) and
+#                          the Java engine built by java/build.sh --runtime.
+#                          h3 = sha256(sandbox tag, Dockerfile.java, the Java
+#                          engine's sources, the .deb file names)[:16]
+# Each is built only when its tag is missing. The Debian mirror is the one the
 # machine's apt sources use (override: STORLETS_DEBIAN_MIRROR=<url>).
 # Progress goes to stderr; the rootfs is built under /var/cache/storlets-aio.
 set -euo pipefail
@@ -28,13 +35,19 @@ BUILD_LOG=$AIO_LOG_DIR/build-image.log
 
 # Files copied into the sandbox image, relative to the repo root (see sandbox/Dockerfile).
 CONTEXT_FILES=(storlets/__init__.py storlets/sbus sandbox/storlets_agent)
+# The Java layer: its packages, and the sources of what java/build.sh --runtime makes.
+JAVA_PACKAGES=(default-jre-headless)
+JAVA_SOURCES=(java/build.sh java/api/src sandbox/java/daemon/src sandbox/java/jni sandbox/Dockerfile.java)
 
 usage() {
     cat <<'USAGE'
-usage: devstack/build-image.sh [--base-only]
+usage: devstack/build-image.sh [--base-only | --java]
 
 Builds or reuses the storlets sandbox image; prints its tag as the last stdout line.
   --base-only   only build/reuse the debootstrap base image and print its tag
+  --java        also build/reuse the Java layer (JRE + Java engine) and print
+                its tag: the image for operators who run Java storlets (needs
+                javac and gcc on this host: apt-get install default-jdk-headless gcc)
 Environment: STORLETS_DEBIAN_MIRROR overrides the mirror read from apt sources.
 USAGE
 }
@@ -290,11 +303,78 @@ build_sandbox() {
     printf '%s\n' "$tag"
 }
 
+# apt-get options that resolve packages against the base image's dpkg
+# database ($1) and keep downloads in $2, leaving the host's apt state alone.
+apt_for_image() {
+    printf '%s\n' -o Debug::NoLocking=1 -o "Dir::State::status=$1" \
+        -o "Dir::Cache::archives=$2" --no-install-recommends
+}
+
+# The .deb file names the Java layer needs on top of image $1 (one per line).
+java_debs() {
+    local image=$1 work=$2 cid
+    cid=$(docker create "$image")
+    docker cp "$cid:/var/lib/dpkg/status" "$work/status" >/dev/null
+    docker rm "$cid" >/dev/null
+    mkdir -p "$work/debs/partial"
+    local opts
+    mapfile -t opts < <(apt_for_image "$work/status" "$work/debs")
+    if ! apt-get -qq "${opts[@]}" --print-uris install "${JAVA_PACKAGES[@]}" >"$work/uris" 2>"$work/apt.err"; then
+        log "apt does not know ${JAVA_PACKAGES[*]} yet: apt-get update"
+        run_long "$BUILD_LOG" "apt-get update" apt-get -o DPkg::Lock::Timeout=600 update
+        apt-get -qq "${opts[@]}" --print-uris install "${JAVA_PACKAGES[@]}" >"$work/uris" ||
+            die "apt cannot resolve ${JAVA_PACKAGES[*]} for the image"
+    fi
+    awk '{ print $2 }' "$work/uris" | LC_ALL=C sort
+}
+
+build_java() {
+    local sandbox=$1 work hash tag names
+    command -v javac >/dev/null || die "javac is not installed (apt-get install default-jdk-headless)"
+    command -v gcc >/dev/null || die "gcc is not installed (apt-get install gcc)"
+    work=$(mktemp -d /tmp/storlets-java-ctx.XXXXXX)
+    # shellcheck disable=SC2064  # expand now: work is local
+    trap "rm -rf '$work'" EXIT
+    names=$(java_debs "$sandbox" "$work")
+    [[ -n $names ]] || die "apt resolved no packages for ${JAVA_PACKAGES[*]}"
+    hash=$(
+        printf 'sandbox=%s\ndebs=%s\n' "$sandbox" "$names"
+        cd "$REPO_ROOT" && find "${JAVA_SOURCES[@]}" -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum
+    ) 
+    hash=$(printf '%s' "$hash" | sha16)
+    tag=storlets-sandbox-java:$hash
+    if image_exists "$tag"; then
+        log "java sandbox image $tag exists, reusing it"
+    else
+        log "building java sandbox image $tag (JRE download + dpkg, ~1 min)..."
+        local opts ctx=$work/ctx
+        mkdir -p "$ctx/debs" "$ctx/java"
+        mapfile -t opts < <(apt_for_image "$work/status" "$work/debs")
+        use_apt_proxy
+        run_long "$BUILD_LOG" "download ${JAVA_PACKAGES[*]}" \
+            apt-get -q -y "${opts[@]}" --download-only install "${JAVA_PACKAGES[@]}" ||
+            die "cannot download ${JAVA_PACKAGES[*]} (full log: $BUILD_LOG)"
+        cp "$work"/debs/*.deb "$ctx/debs/"
+        run_long "$BUILD_LOG" "java/build.sh --runtime" bash "$REPO_ROOT/java/build.sh" "$ctx/java" --runtime ||
+            die "building the Java engine failed (full log: $BUILD_LOG)"
+        cp "$REPO_ROOT/sandbox/Dockerfile.java" "$ctx/Dockerfile"
+        chmod -R u=rwX,go=rX "$ctx"
+        if ! DOCKER_BUILDKIT=0 run_long "$BUILD_LOG" "docker build $tag" \
+            docker build --network none --build-arg "BASE=$sandbox" -t "$tag" "$ctx"; then
+            die "docker build failed (full log: $BUILD_LOG)"
+        fi
+    fi
+    rm -rf "$work"
+    trap - EXIT
+    printf '%s\n' "$tag"
+}
+
 main() {
-    local base_only=0
+    local base_only=0 java=0
     while (($#)); do
         case $1 in
         --base-only) base_only=1 ;;
+        --java) java=1 ;;
         -h | --help)
             usage
             return 0
@@ -321,7 +401,13 @@ main() {
         printf '%s\n' "$base"
         return
     fi
-    build_sandbox "$base" | tail -n1
+    local sandbox
+    sandbox=$(build_sandbox "$base" | tail -n1)
+    if ((java)); then
+        build_java "$sandbox" | tail -n1
+    else
+        printf '%s\n' "$sandbox"
+    fi
 }
 
 main "$@"

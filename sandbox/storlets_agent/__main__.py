@@ -14,6 +14,8 @@ sys.dont_write_bytecode = True
 
 import argparse  # noqa: E402
 
+from storlets_agent.java_front import (  # noqa: E402
+    DEFAULT_JAVA_THREADS, JAVA, JAVA_DIR)
 from storlets_agent.process import (  # noqa: E402
     DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_LOG_SIZE, DEFAULT_SPARES, Limits)
 
@@ -36,6 +38,14 @@ def _count(text):
     value = int(text)
     if value < 0:
         raise argparse.ArgumentTypeError('must be an integer >= 0: %r'
+                                         % text)
+    return value
+
+
+def _at_least_one(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError('must be an integer >= 1: %r'
                                          % text)
     return value
 
@@ -98,6 +108,17 @@ def build_parser():
                          help='where python<version> interpreters live, for '
                               'storlets asking for another python 3 '
                               '(default: %(default)s)')
+    factory.add_argument('--java', default=JAVA, metavar='PATH',
+                         help='java launcher for Java storlets; without it '
+                              'they are refused (default: %(default)s)')
+    factory.add_argument('--java-dir', default=JAVA_DIR, metavar='DIR',
+                         help='directory of storlets-api.jar, '
+                              'storlets-daemon.jar and libstorlets-jni.so '
+                              '(default: %(default)s)')
+    factory.add_argument('--java-threads', type=_at_least_one,
+                         default=DEFAULT_JAVA_THREADS, metavar='N',
+                         help='calls one Java storlet JVM runs at once; '
+                              'more wait (default: %(default)s)')
     _add_limits(factory)
 
     daemon = commands.add_parser(
@@ -136,7 +157,9 @@ def main(argv=None):
                              stop_grace=args.stop_grace,
                              python_dir=args.python_dir,
                              daemon_idle_timeout=args.daemon_idle_timeout,
-                             limits=limits, spares=args.spares).run()
+                             limits=limits, spares=args.spares,
+                             java=args.java, java_dir=args.java_dir,
+                             java_threads=args.java_threads).run()
     from storlets_agent.daemon import run_daemon
     return run_daemon(args.runtime_dir, args.key, args.name, args.main,
                       args.path, args.idle_timeout, args.ready_fd, limits,

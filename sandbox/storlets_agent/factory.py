@@ -48,6 +48,8 @@ from storlets.sbus.protocol import ChannelClosed, ProtocolError
 from storlets_agent.daemon import (
     DAEMON_START_FAILED, REPLY_TIMEOUT, REQUEST_TIMEOUT, STRAY_KILL_TIMEOUT,
     run_daemon)
+from storlets_agent.java_front import (
+    DEFAULT_JAVA_THREADS, JAVA, JAVA_DIR, run_java_front)
 from storlets_agent.process import (
     DEFAULT_SPARES, Limits, SignalQueue, close_fds_except, describe_status,
     fork_blocked, kill_descendants, listen, log, one_line, reset_signals,
@@ -78,12 +80,14 @@ class RequestError(Exception):
 class DaemonSpec:
     """What start_daemon asked for, checked."""
 
-    def __init__(self, key, name, main, path, interpreter):
+    def __init__(self, key, name, main, path, interpreter,
+                 language='python'):
         self.key = key
         self.name = name
         self.main = main
         self.path = path
         self.interpreter = interpreter  # None: fork this interpreter
+        self.language = language        # 'python' or 'java'
 
     @classmethod
     def from_request(cls, request, python_dir):
@@ -99,8 +103,13 @@ class DaemonSpec:
                 raise RequestError('Missing or invalid "%s"' % field)
             fields[field] = value
         language = request.get('language', 'python')
-        if not isinstance(language, str) or language.lower() != 'python':
+        if not isinstance(language, str) \
+                or language.lower() not in ('python', 'java'):
             raise RequestError('Unsupported language: %s' % (language,))
+        if language.lower() == 'java':
+            # The JVM of the image runs every Java storlet (the contract
+            # targets Java 11 and later); the front checks it is there.
+            return cls(key, interpreter=None, language='java', **fields)
         version = request.get('language_version')
         interpreter = _interpreter(
             '' if version is None else str(version).strip(), python_dir)
@@ -166,7 +175,8 @@ class DaemonFactory:
     def __init__(self, runtime_dir, idle_timeout=600.0, start_timeout=30.0,
                  stop_grace=5.0, python_dir='/usr/bin',
                  daemon_idle_timeout=None, limits=None,
-                 spares=DEFAULT_SPARES):
+                 spares=DEFAULT_SPARES, java=JAVA, java_dir=JAVA_DIR,
+                 java_threads=DEFAULT_JAVA_THREADS):
         self.runtime_dir = runtime_dir
         self.spares = spares        # spare pairs per daemon
         self.idle_timeout = idle_timeout
@@ -176,6 +186,9 @@ class DaemonFactory:
         self.start_timeout = start_timeout
         self.stop_grace = stop_grace
         self.python_dir = python_dir
+        self.java = java                # the JRE's launcher, for Java
+        self.java_dir = java_dir        # API + daemon jars, JNI shim
+        self.java_threads = java_threads
         self.socket_path = os.path.join(runtime_dir, 'factory.sock')
         self.daemons = {}          # {pid: Daemon}: the one registry
         self.pending = {}          # {conn: deadline}: request not read yet
@@ -417,9 +430,17 @@ class DaemonFactory:
                 os._exit(DAEMON_START_FAILED)
         code = DAEMON_CRASHED
         try:
-            code = run_daemon(self.runtime_dir, spec.key, spec.name,
-                              spec.main, spec.path, self.daemon_idle_timeout,
-                              ready_fd, self.limits, self.spares)
+            if spec.language == 'java':
+                code = run_java_front(
+                    self.runtime_dir, spec.key, spec.name, spec.main,
+                    spec.path, self.daemon_idle_timeout, ready_fd,
+                    self.limits, self.java, self.java_dir,
+                    self.java_threads)
+            else:
+                code = run_daemon(
+                    self.runtime_dir, spec.key, spec.name, spec.main,
+                    spec.path, self.daemon_idle_timeout, ready_fd,
+                    self.limits, self.spares)
         except BaseException as err:
             log('daemon %s/%s' % (spec.name, spec.key),
                 'crashed: %s' % one_line(err))

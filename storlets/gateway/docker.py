@@ -191,7 +191,7 @@ class DockerStorletGateway(Gateway):
     def invoke(self, invocation, code_source):
         scope = scope_of(invocation.account)
         storlet = invocation.storlet
-        if storlet.language != 'python':
+        if storlet.language not in ('python', 'java'):
             raise StorletRuntimeError(
                 'Unsupported storlet language: %s' % storlet.language)
         key = self.cache.ensure(scope, invocation.account, storlet,

@@ -196,7 +196,7 @@ def test_storlet_that_cannot_load(agent, main, error):
 
 
 @pytest.mark.parametrize('fields, error', [
-    ({'language': 'java'}, 'Unsupported language: java'),
+    ({'language': 'ruby'}, 'Unsupported language: ruby'),
     ({'language_version': '3.99'},
      'Requested runtime is unavailable: python3.99'),
     ({'language_version': '2.7'},
