@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 from storlets.gateway.registration import (
     RegistrationError, validate_dependency, validate_storlet)
+from storlets.tools.jarinfo import JarError, check_storlet_jar
 
 EXIT_FAILED, EXIT_USAGE = 1, 2
 DEFAULT_CONTAINERS = {'storlet_container': 'storlet',
@@ -67,9 +68,12 @@ def swift_call(what, fn, *args, **kwargs):
 def storlet_metadata(path, main, language, deps):
     name = os.path.basename(path)
     language = language or ('java' if name.endswith('.jar') else 'python')
-    if not main:
-        if language != 'python':
-            raise CLIError('--main is required for Java storlets', EXIT_USAGE)
+    if language == 'java':
+        try:
+            main = check_storlet_jar(path, main or None)
+        except JarError as err:
+            raise CLIError('%s: %s' % (name, err), EXIT_USAGE)
+    elif not main:
         main = '%s.%s' % (name[:-3], _python_class(path))
     params = {'Language': language.title(), 'Interface-Version': '1.0',
               'Object-Metadata': 'no', 'Main': main}
@@ -307,8 +311,9 @@ def build_parser():
                        description='Validate locally, show what will be '
                        'uploaded, then upload dependencies and the storlet.')
     p.add_argument('file', help='the storlet: a .py module or a .jar')
-    p.add_argument('--main', help='module.Class (Python: found if omitted) '
-                   'or the Java class name')
+    p.add_argument('--main', help='module.Class, or the Java class name '
+                   '(found if omitted and the file has exactly one storlet '
+                   'class)')
     p.add_argument('--lang', choices=('python', 'java'),
                    help='language (default: from the file name)')
     p.add_argument('--dep', action='append', default=[], metavar='FILE',

@@ -112,6 +112,8 @@ def storlets_containers():
 #: Process name of the agent's idle, pre-forked spares (warm supervisors and
 #: workers waiting for a call): engine processes, not leftovers of a call.
 SPARE_NAME = 'storlets-spare'
+#: The main class of a Java daemon's JVM.
+JAVA_DAEMON_CLASS = 'org.openstack.storlet.daemon.JavaDaemon'
 
 
 def sandbox_processes(container, spares=False):
@@ -132,17 +134,22 @@ def classify(processes):
     factory is its child in its session, daemons are the factory's children
     in that session. Every storlet call runs in a new session (the worker
     calls setsid()), so anything else (a worker, a storlet's child, an
-    orphan re-parented to docker-init) is a process of a storlet call.
+    orphan re-parented to docker-init) is a process of a storlet call. The
+    one exception: the JVM of a Java daemon (the daemon's child in its
+    session, running the engine's JavaDaemon class) is engine too.
     """
     pids = {proc[0] for proc in processes}
     roots = {pid: sid for pid, ppid, sid, _ in processes if ppid not in pids}
     factories = {pid: sid for pid, ppid, sid, _ in processes
                  if ppid in roots and sid == roots[ppid]}
+    daemons = {pid: sid for pid, ppid, sid, _ in processes
+               if ppid in factories and sid == factories[ppid]}
     agent, strays = [], []
     for proc in processes:
-        pid, ppid, sid, _ = proc
-        if pid in roots or pid in factories or (
-                ppid in factories and sid == factories[ppid]):
+        pid, ppid, sid, args = proc
+        if pid in roots or pid in factories or pid in daemons or (
+                ppid in daemons and sid == daemons[ppid]
+                and JAVA_DAEMON_CLASS in args.split()):
             agent.append(proc)
         else:
             strays.append(proc)
