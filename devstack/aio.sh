@@ -52,6 +52,10 @@ APT_PACKAGES=(docker.io debootstrap memcached shellcheck python3 python3-venv cu
 # STORLETS_AIO_JAVA=0, which keeps the all-in-one Python-only and its image small.
 AIO_JAVA=${STORLETS_AIO_JAVA:-1}
 JAVA_APT_PACKAGES=(default-jdk-headless gcc libc6-dev)
+# The account whose sandboxes use an operator image with extra packages
+# (build-image.sh --packages), for the per-account image tests.
+CUSTOM_IMAGE_ACCOUNT=AUTH_test4
+CUSTOM_IMAGE_PACKAGES=jq
 PIP_PACKAGES=(swift python-swiftclient pytest)
 
 # name|program|config|port, in start order.
@@ -387,7 +391,7 @@ ensure_encryption_secret() {
 }
 
 write_configs() {
-    local image=$1 entry name prog conf port
+    local image=$1 custom=$2 entry name prog conf port
     log "writing Swift configs in $SWIFT_DIR"
     swift_conf "$EC_TYPE" | write_if_changed "$SWIFT_DIR/swift.conf"
     proxy_server_conf proxy-server 8080 | write_if_changed "$SWIFT_DIR/proxy-server.conf"
@@ -403,7 +407,7 @@ write_configs() {
         fi
     done
     internal_client_conf | write_if_changed "$INTERNAL_CLIENT_CONF"
-    gateway_conf "$image" | write_if_changed "$GATEWAY_CONF"
+    gateway_conf "$image" "$CUSTOM_IMAGE_ACCOUNT" "$custom" | write_if_changed "$GATEWAY_CONF"
 }
 
 # One ring per ring_spec line, (re)built only when missing or when its line
@@ -506,10 +510,10 @@ show_server_logs() {
 # Sandbox containers of another image (older agent code) or not running are
 # removed, so the next invocation starts a fresh one from the current image.
 remove_stale_sandboxes() {
-    local image=$1 id img state
+    local id img state current=" $* "
     while read -r id img state; do
         [[ -n $id ]] || continue
-        if [[ $img != "$image" || $state != running ]]; then
+        if [[ $current != *" $img "* || $state != running ]]; then
             log "  removing sandbox container $id ($img, $state)"
             docker rm -f "$id" >/dev/null || true
         fi
@@ -737,7 +741,7 @@ EOF
 
 do_up() {
     require_root
-    local start=$SECONDS image
+    local start=$SECONDS image custom
     log "storlets all-in-one: repo $REPO_ROOT"
     mkdir -p "$RUN_DIR" "$LOG_DIR" "$CACHE_DIR"
     ensure_packages
@@ -754,8 +758,12 @@ do_up() {
     [[ $image == storlets-sandbox:* || $image == storlets-sandbox-java:* ]] ||
         die "build-image.sh printed no image tag"
     log "sandbox image: $image"
-    remove_stale_sandboxes "$image"
-    write_configs "$image"
+    # A per-account image: $CUSTOM_IMAGE_ACCOUNT's sandboxes get extra packages.
+    custom=$(bash "$HERE/build-image.sh" "${image_opts[@]}" --packages "$CUSTOM_IMAGE_PACKAGES" 9>&- | tail -n1)
+    [[ $custom == storlets-sandbox-custom:* ]] || die "build-image.sh --packages printed no image tag"
+    log "image of $CUSTOM_IMAGE_ACCOUNT: $custom (+ $CUSTOM_IMAGE_PACKAGES)"
+    remove_stale_sandboxes "$image" "$custom"
+    write_configs "$image" "$custom"
     build_rings
     restart_swift
     verify_policies

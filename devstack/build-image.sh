@@ -10,12 +10,15 @@
 #                          h1 = sha256(suite, packages, mirror, BUILD_IMAGE_VERSION)[:16]
 #   storlets-sandbox:<h2>  sandbox/Dockerfile FROM the base, adding the agent.
 #                          h2 = sha256(base tag, Dockerfile, every copied file)[:16]
-#   storlets-sandbox-java:<h3>  (--java) sandbox/Dockerfile.java FROM the sandbox
-#                          image: Debian's headless JRE (.debs the host's apt
-#                          resolves against the base's package database) and
-#                          the Java engine built by java/build.sh --runtime.
-#                          h3 = sha256(sandbox tag, Dockerfile.java, the Java
-#                          engine's sources, the .deb file names)[:16]
+#   storlets-sandbox-java:<h3>  (--java) sandbox/Dockerfile.layer FROM the
+#                          sandbox image: Debian's headless JRE (.debs the
+#                          host's apt resolves against the image's own package
+#                          database) and the Java engine (java/build.sh --runtime).
+#   storlets-sandbox-custom:<h4>  (--packages) the same kind of layer with an
+#                          operator's extra Debian packages, on the image above
+#                          (for one account: [account:AUTH_x] sandbox_image).
+#                          h3, h4 = sha256(lower tag, packages, .deb file names,
+#                          Dockerfile.layer, the Java engine's sources)[:16]
 # Each is built only when its tag is missing. The Debian mirror is the one the
 # machine's apt sources use (override: STORLETS_DEBIAN_MIRROR=<url>).
 # Progress goes to stderr; the rootfs is built under /var/cache/storlets-aio.
@@ -37,17 +40,20 @@ BUILD_LOG=$AIO_LOG_DIR/build-image.log
 CONTEXT_FILES=(storlets/__init__.py storlets/sbus sandbox/storlets_agent)
 # The Java layer: its packages, and the sources of what java/build.sh --runtime makes.
 JAVA_PACKAGES=(default-jre-headless)
-JAVA_SOURCES=(java/build.sh java/api/src sandbox/java/daemon/src sandbox/java/jni sandbox/Dockerfile.java)
+JAVA_SOURCES=(java/build.sh java/api/src sandbox/java/daemon/src sandbox/java/jni)
 
 usage() {
     cat <<'USAGE'
-usage: devstack/build-image.sh [--base-only | --java]
+usage: devstack/build-image.sh [--base-only | [--java] [--packages "P1 P2"]]
 
 Builds or reuses the storlets sandbox image; prints its tag as the last stdout line.
   --base-only   only build/reuse the debootstrap base image and print its tag
   --java        also build/reuse the Java layer (JRE + Java engine) and print
                 its tag: the image for operators who run Java storlets (needs
                 javac and gcc on this host: apt-get install default-jdk-headless gcc)
+  --packages L  also a layer with these Debian packages (space- or comma-separated),
+                on top of the image above; prints its tag (storlets-sandbox-custom:<hash>),
+                to set as sandbox_image of the accounts that need them
 Environment: STORLETS_DEBIAN_MIRROR overrides the mirror read from apt sources.
 USAGE
 }
@@ -303,64 +309,77 @@ build_sandbox() {
     printf '%s\n' "$tag"
 }
 
-# apt-get options that resolve packages against the base image's dpkg
-# database ($1) and keep downloads in $2, leaving the host's apt state alone.
+# apt-get options that resolve packages against an image's dpkg database
+# ($1) and keep downloads in $2, leaving the host's apt state alone.
 apt_for_image() {
     printf '%s\n' -o Debug::NoLocking=1 -o "Dir::State::status=$1" \
         -o "Dir::Cache::archives=$2" --no-install-recommends
 }
 
-# The .deb file names the Java layer needs on top of image $1 (one per line).
-java_debs() {
-    local image=$1 work=$2 cid
+# layer_debs IMAGE WORKDIR PACKAGE...: the .deb file names those packages
+# need on top of IMAGE, one per line (none if they are all there).
+layer_debs() {
+    local image=$1 work=$2 cid opts
+    shift 2
     cid=$(docker create "$image")
     docker cp "$cid:/var/lib/dpkg/status" "$work/status" >/dev/null
     docker rm "$cid" >/dev/null
     mkdir -p "$work/debs/partial"
-    local opts
     mapfile -t opts < <(apt_for_image "$work/status" "$work/debs")
-    if ! apt-get -qq "${opts[@]}" --print-uris install "${JAVA_PACKAGES[@]}" >"$work/uris" 2>"$work/apt.err"; then
-        log "apt does not know ${JAVA_PACKAGES[*]} yet: apt-get update"
+    if ! apt-get -qq "${opts[@]}" --print-uris install "$@" >"$work/uris" 2>"$work/apt.err"; then
+        log "apt cannot resolve $* yet: apt-get update"
         run_long "$BUILD_LOG" "apt-get update" apt-get -o DPkg::Lock::Timeout=600 update
-        apt-get -qq "${opts[@]}" --print-uris install "${JAVA_PACKAGES[@]}" >"$work/uris" ||
-            die "apt cannot resolve ${JAVA_PACKAGES[*]} for the image"
+        apt-get -qq "${opts[@]}" --print-uris install "$@" >"$work/uris" ||
+            die "apt cannot resolve $* for the image"
     fi
     awk '{ print $2 }' "$work/uris" | LC_ALL=C sort
 }
 
-build_java() {
-    local sandbox=$1 work hash tag names
-    command -v javac >/dev/null || die "javac is not installed (apt-get install default-jdk-headless)"
-    command -v gcc >/dev/null || die "gcc is not installed (apt-get install gcc)"
-    work=$(mktemp -d /tmp/storlets-java-ctx.XXXXXX)
+# build_layer REPO BASE_IMAGE WITH_JAVA PACKAGE...: an image REPO:<hash>
+# made from sandbox/Dockerfile.layer on BASE_IMAGE with the packages (and,
+# if WITH_JAVA is 1, the Java engine); reused when its tag exists.
+build_layer() {
+    local repo=$1 base=$2 with_java=$3 work hash tag names
+    shift 3
+    if ((with_java)); then
+        command -v javac >/dev/null || die "javac is not installed (apt-get install default-jdk-headless)"
+        command -v gcc >/dev/null || die "gcc is not installed (apt-get install gcc)"
+    fi
+    work=$(mktemp -d /tmp/storlets-layer-ctx.XXXXXX)
     # shellcheck disable=SC2064  # expand now: work is local
     trap "rm -rf '$work'" EXIT
-    names=$(java_debs "$sandbox" "$work")
-    [[ -n $names ]] || die "apt resolved no packages for ${JAVA_PACKAGES[*]}"
+    names=$(layer_debs "$base" "$work" "$@")
     hash=$(
-        printf 'sandbox=%s\ndebs=%s\n' "$sandbox" "$names"
-        cd "$REPO_ROOT" && find "${JAVA_SOURCES[@]}" -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum
-    ) 
+        printf 'base=%s\npackages=%s\ndebs=%s\njava=%s\n' "$base" "$*" "$names" "$with_java"
+        sha256sum "$REPO_ROOT/sandbox/Dockerfile.layer" | cut -c1-64
+        if ((with_java)); then
+            cd "$REPO_ROOT" && find "${JAVA_SOURCES[@]}" -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum
+        fi
+    )
     hash=$(printf '%s' "$hash" | sha16)
-    tag=storlets-sandbox-java:$hash
+    tag=$repo:$hash
     if image_exists "$tag"; then
-        log "java sandbox image $tag exists, reusing it"
+        log "image $tag exists, reusing it"
     else
-        log "building java sandbox image $tag (JRE download + dpkg, ~1 min)..."
+        log "building image $tag ($*: download + dpkg, up to a minute)..."
         local opts ctx=$work/ctx
         mkdir -p "$ctx/debs" "$ctx/java"
-        mapfile -t opts < <(apt_for_image "$work/status" "$work/debs")
-        use_apt_proxy
-        run_long "$BUILD_LOG" "download ${JAVA_PACKAGES[*]}" \
-            apt-get -q -y "${opts[@]}" --download-only install "${JAVA_PACKAGES[@]}" ||
-            die "cannot download ${JAVA_PACKAGES[*]} (full log: $BUILD_LOG)"
-        cp "$work"/debs/*.deb "$ctx/debs/"
-        run_long "$BUILD_LOG" "java/build.sh --runtime" bash "$REPO_ROOT/java/build.sh" "$ctx/java" --runtime ||
-            die "building the Java engine failed (full log: $BUILD_LOG)"
-        cp "$REPO_ROOT/sandbox/Dockerfile.java" "$ctx/Dockerfile"
+        if [[ -n $names ]]; then
+            mapfile -t opts < <(apt_for_image "$work/status" "$work/debs")
+            use_apt_proxy
+            run_long "$BUILD_LOG" "download $*" \
+                apt-get -q -y "${opts[@]}" --download-only install "$@" ||
+                die "cannot download $* (full log: $BUILD_LOG)"
+            cp "$work"/debs/*.deb "$ctx/debs/"
+        fi
+        if ((with_java)); then
+            run_long "$BUILD_LOG" "java/build.sh --runtime" bash "$REPO_ROOT/java/build.sh" "$ctx/java" --runtime ||
+                die "building the Java engine failed (full log: $BUILD_LOG)"
+        fi
+        cp "$REPO_ROOT/sandbox/Dockerfile.layer" "$ctx/Dockerfile"
         chmod -R u=rwX,go=rX "$ctx"
         if ! DOCKER_BUILDKIT=0 run_long "$BUILD_LOG" "docker build $tag" \
-            docker build --network none --build-arg "BASE=$sandbox" -t "$tag" "$ctx"; then
+            docker build --network none --build-arg "BASE=$base" -t "$tag" "$ctx"; then
             die "docker build failed (full log: $BUILD_LOG)"
         fi
     fi
@@ -370,11 +389,19 @@ build_java() {
 }
 
 main() {
-    local base_only=0 java=0
+    local base_only=0 java=0 packages=()
     while (($#)); do
         case $1 in
         --base-only) base_only=1 ;;
         --java) java=1 ;;
+        --packages)
+            (($# >= 2)) || {
+                usage >&2
+                return 2
+            }
+            read -r -a packages <<<"${2//,/ }"
+            shift
+            ;;
         -h | --help)
             usage
             return 0
@@ -401,13 +428,15 @@ main() {
         printf '%s\n' "$base"
         return
     fi
-    local sandbox
-    sandbox=$(build_sandbox "$base" | tail -n1)
+    local image
+    image=$(build_sandbox "$base" | tail -n1)
     if ((java)); then
-        build_java "$sandbox" | tail -n1
-    else
-        printf '%s\n' "$sandbox"
+        image=$(build_layer storlets-sandbox-java "$image" 1 "${JAVA_PACKAGES[@]}" | tail -n1)
     fi
+    if ((${#packages[@]})); then
+        image=$(build_layer storlets-sandbox-custom "$image" 0 "${packages[@]}" | tail -n1)
+    fi
+    printf '%s\n' "$image"
 }
 
 main "$@"

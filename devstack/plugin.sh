@@ -50,8 +50,15 @@ function _storlets_filter_section {
     iniset "$file" $section internal_client_conf_path "$SWIFT_CONF_DIR/internal-client.conf"
 }
 
+function _storlets_java_enabled {
+    [[ ${STORLETS_JAVA,,} == true ]]
+}
+
 function install_storlets {
     install_package docker.io debootstrap
+    if _storlets_java_enabled; then
+        install_package default-jdk-headless gcc libc6-dev
+    fi
     setup_develop "$STORLETS_DIR"
 }
 
@@ -83,8 +90,9 @@ function _storlets_swift {
 }
 
 function start_storlets {
-    local tag container
-    tag=$(sudo "$STORLETS_BUILD_IMAGE_CMD" | tail -n1)
+    local tag container image_opts=()
+    _storlets_java_enabled && image_opts=(--java)
+    tag=$(sudo "$STORLETS_BUILD_IMAGE_CMD" "${image_opts[@]}" | tail -n1)
     [[ -n $tag ]] || die $LINENO "$STORLETS_BUILD_IMAGE_CMD printed no image tag"
     iniset "$STORLETS_GATEWAY_CONF" DEFAULT sandbox_image "$tag"
     # The filter reads the gateway conf when Swift starts, which devstack did

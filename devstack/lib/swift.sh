@@ -280,7 +280,7 @@ use = egg:swift#catch_errors
 EOF
 }
 
-# gateway_conf IMAGE_TAG
+# gateway_conf IMAGE_TAG ACCOUNT ACCOUNT_IMAGE_TAG
 gateway_conf() {
     cat <<EOF
 [DEFAULT]
@@ -297,6 +297,10 @@ sandbox_start_timeout = 10
 
 [account:AUTH_idletest]
 sandbox_idle_timeout = 3
+
+# An operator image with extra packages for one account only.
+[account:$2]
+sandbox_image = $3
 EOF
 }
 

@@ -15,7 +15,7 @@ sys.dont_write_bytecode = True
 import argparse  # noqa: E402
 
 from storlets_agent.java_front import (  # noqa: E402
-    DEFAULT_JAVA_THREADS, JAVA, JAVA_DIR)
+    DEFAULT_JAVA_THREADS, DEFAULT_MAX_JAVA_DAEMONS, JAVA, JAVA_DIR)
 from storlets_agent.process import (  # noqa: E402
     DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_LOG_SIZE, DEFAULT_SPARES, Limits)
 
@@ -119,6 +119,11 @@ def build_parser():
                          default=DEFAULT_JAVA_THREADS, metavar='N',
                          help='calls one Java storlet JVM runs at once; '
                               'more wait (default: %(default)s)')
+    factory.add_argument('--max-java-daemons', type=_count,
+                         default=DEFAULT_MAX_JAVA_DAEMONS, metavar='N',
+                         help='JVMs (Java storlet versions) kept at once; '
+                              'starting one more stops the least recently '
+                              'used, 0: no limit (default: %(default)s)')
     _add_limits(factory)
 
     daemon = commands.add_parser(
@@ -159,7 +164,8 @@ def main(argv=None):
                              daemon_idle_timeout=args.daemon_idle_timeout,
                              limits=limits, spares=args.spares,
                              java=args.java, java_dir=args.java_dir,
-                             java_threads=args.java_threads).run()
+                             java_threads=args.java_threads,
+                             max_java_daemons=args.max_java_daemons).run()
     from storlets_agent.daemon import run_daemon
     return run_daemon(args.runtime_dir, args.key, args.name, args.main,
                       args.path, args.idle_timeout, args.ready_fd, limits,

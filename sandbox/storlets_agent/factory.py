@@ -49,7 +49,8 @@ from storlets_agent.daemon import (
     DAEMON_START_FAILED, REPLY_TIMEOUT, REQUEST_TIMEOUT, STRAY_KILL_TIMEOUT,
     run_daemon)
 from storlets_agent.java_front import (
-    DEFAULT_JAVA_THREADS, JAVA, JAVA_DIR, run_java_front)
+    DEFAULT_JAVA_THREADS, DEFAULT_MAX_JAVA_DAEMONS, JAVA, JAVA_DIR,
+    run_java_front)
 from storlets_agent.process import (
     DEFAULT_SPARES, Limits, SignalQueue, close_fds_except, describe_status,
     fork_blocked, kill_descendants, listen, log, one_line, reset_signals,
@@ -128,6 +129,13 @@ def _interpreter(version, python_dir):
                        % ' '.join(version.split()))
 
 
+def _last_used(daemon):
+    try:
+        return os.stat(daemon.socket_path).st_mtime
+    except OSError:
+        return 0.0
+
+
 class Daemon:
     """One daemon process, as the factory sees it."""
 
@@ -176,7 +184,8 @@ class DaemonFactory:
                  stop_grace=5.0, python_dir='/usr/bin',
                  daemon_idle_timeout=None, limits=None,
                  spares=DEFAULT_SPARES, java=JAVA, java_dir=JAVA_DIR,
-                 java_threads=DEFAULT_JAVA_THREADS):
+                 java_threads=DEFAULT_JAVA_THREADS,
+                 max_java_daemons=DEFAULT_MAX_JAVA_DAEMONS):
         self.runtime_dir = runtime_dir
         self.spares = spares        # spare pairs per daemon
         self.idle_timeout = idle_timeout
@@ -189,6 +198,7 @@ class DaemonFactory:
         self.java = java                # the JRE's launcher, for Java
         self.java_dir = java_dir        # API + daemon jars, JNI shim
         self.java_threads = java_threads
+        self.max_java_daemons = max_java_daemons  # 0: no limit
         self.socket_path = os.path.join(runtime_dir, 'factory.sock')
         self.daemons = {}          # {pid: Daemon}: the one registry
         self.pending = {}          # {conn: deadline}: request not read yet
@@ -382,8 +392,28 @@ class DaemonFactory:
         elif current is not None:
             current.waiters.append(conn)
             return None
+        if spec.language == 'java':
+            self._make_room_for_java()
         self._spawn(spec, conn).waiters.append(conn)
         return None
+
+    def _make_room_for_java(self):
+        """Keep at most ``max_java_daemons`` JVMs: stop the least recently
+        used ready Java daemons (they finish their calls in flight first).
+
+        Each JVM costs tens of MB and a dozen threads against the sandbox's
+        memory and pids limits; a stopped one comes back on its next call.
+        A daemon's last use is its socket's mtime (the front touches it).
+        """
+        if self.max_java_daemons <= 0:
+            return
+        java = [d for d in self.daemons.values()
+                if d.spec.language == 'java' and d.state != STOPPING]
+        ready = sorted((d for d in java if d.state == READY),
+                       key=_last_used)
+        for victim in ready[:max(0, len(java) + 1 - self.max_java_daemons)]:
+            self._stop(victim, 'at most %d Java daemons per sandbox'
+                       % self.max_java_daemons)
 
     @staticmethod
     def _ready_reply(daemon):

@@ -72,6 +72,8 @@ JAVA_DIR = '/opt/storlets/java'
 JAVA = '/usr/bin/java'
 #: Calls one JVM runs at once; more wait for a free thread.
 DEFAULT_JAVA_THREADS = 16
+#: JVMs one sandbox keeps at most (see DaemonFactory._make_room_for_java).
+DEFAULT_MAX_JAVA_DAEMONS = 4
 #: Exit code of a front whose JVM ended on its own.
 JVM_DIED = 6
 #: The JVM's descriptor for the front's socket.
@@ -82,9 +84,12 @@ JVM_START_TIMEOUT = 60.0
 #: JVM options: a small footprint in a memory- and pids-limited sandbox
 #: (serial GC, few compiler threads), headless AWT for image storlets.
 JVM_OPTIONS = (
-    '-XX:+UseSerialGC', '-XX:CICompilerCount=2', '-XX:MaxRAMPercentage=40',
-    '-XX:-UsePerfData', '-Xshare:auto', '-Djava.awt.headless=true',
-    '-Dfile.encoding=UTF-8')
+    '-XX:+UseSerialGC', '-XX:CICompilerCount=2', '-XX:MaxRAMPercentage=25',
+    '-XX:-UsePerfData', '-XX:+DisableAttachMechanism', '-Xshare:auto',
+    '-Djava.awt.headless=true', '-Dfile.encoding=UTF-8')
+#: Seconds between two updates of the socket's mtime, which tells the
+#: factory when this daemon was last used (see DaemonFactory).
+TOUCH_INTERVAL = 1.0
 
 _EXECUTE, _CANCEL, _READY, _DONE = b'X', b'C', b'R', b'D'
 
@@ -212,6 +217,7 @@ class JavaFront:
         self.stopping = False
         self.exit_code = DAEMON_OK
         self.last_activity = time.monotonic()
+        self.touched = 0.0
 
     # -- start
 
@@ -404,8 +410,18 @@ class JavaFront:
                                    % one_line(err)})
                 return
             self.calls[call_id] = JavaCall(conn)
+            self._touch()
         finally:
             channel.close_all(fds)  # the JVM has its own copies now
+
+    def _touch(self):
+        now = time.monotonic()
+        if now - self.touched >= TOUCH_INTERVAL:
+            self.touched = now
+            try:
+                os.utime(self.socket_path)
+            except OSError:
+                pass
 
     def _send_jvm(self, body, fds=()):
         data = frame(body)

@@ -49,7 +49,8 @@ def container_name(scope):
 #: Options an operator may override per account, in ``[account:<name>]``.
 ACCOUNT_OPTIONS = ('sandbox_image', 'sandbox_idle_timeout',
                    'container_mem_limit', 'container_pids_limit',
-                   'container_cpus', 'container_tmpfs_size')
+                   'container_cpus', 'container_tmpfs_size',
+                   'max_java_daemons', 'java_threads')
 
 
 @dataclass(frozen=True)
@@ -70,12 +71,15 @@ class DockerGatewayConfig:
     container_pids_limit: int = 256
     container_cpus: float = 1.0
     container_tmpfs_size: str = '64m'
+    max_java_daemons: int = 4
+    java_threads: int = 16
 
     OPTIONS = ('host_root', 'sandbox_image', 'storlet_timeout',
                'sandbox_start_timeout', 'sandbox_idle_timeout',
                'max_containers_per_node', 'sandbox_user',
                'container_mem_limit', 'container_pids_limit',
-               'container_cpus', 'container_tmpfs_size')
+               'container_cpus', 'container_tmpfs_size',
+               'max_java_daemons', 'java_threads')
 
     @classmethod
     def from_conf(cls, conf):
@@ -91,6 +95,9 @@ class DockerGatewayConfig:
             raise ValueError('gateway timeouts must be positive')
         if config.container_pids_limit <= 0 or config.container_cpus <= 0:
             raise ValueError('container limits must be positive')
+        if config.max_java_daemons < 0 or config.java_threads < 1:
+            raise ValueError('max_java_daemons must be >= 0 and '
+                             'java_threads >= 1')
         return config
 
     def for_account(self, overrides):
@@ -146,7 +153,9 @@ def container_run_kwargs(conf, scope):
         # Daemons exit after sandbox_idle_timeout without calls; the factory
         # (and so the container) soon after its last daemon is gone.
         command=['--daemon-idle-timeout', str(conf.sandbox_idle_timeout),
-                 '--idle-timeout', str(min(30.0, conf.sandbox_idle_timeout))],
+                 '--idle-timeout', str(min(30.0, conf.sandbox_idle_timeout)),
+                 '--max-java-daemons', str(conf.max_java_daemons),
+                 '--java-threads', str(conf.java_threads)],
     )
 
 

@@ -55,6 +55,7 @@ from swift.common.swob import wsgi_to_str
 from swift.common.utils import get_logger
 
 from storlets.gateway import load_gateway
+from storlets.gateway.registration import SUPPORTED_LANGUAGES
 from storlets.middleware import request as parse
 from storlets.middleware.code_source import SwiftCodeSource
 from storlets.middleware.config import StorletConfig
@@ -64,7 +65,6 @@ from storlets.middleware.proxy import ProxyHandler
 INTERFACE_VERSION = '1.0'
 #: environ key marking a request that writes a storlet or dependency object
 CODE_WRITE = 'storlets.code_write'
-LANGUAGES = ('python',)
 
 
 def read_gateway_conf(path):
@@ -211,7 +211,7 @@ def filter_factory(global_conf, **local_conf):
         storlet_logcontainer=config.storlet_logcontainer,
         storlet_gateway_class=gateway_class.__name__,
         max_extra_resources=config.max_extra_resources,
-        languages=list(LANGUAGES),
+        languages=list(SUPPORTED_LANGUAGES),
         interface_version=INTERFACE_VERSION)
 
     def storlet_filter(app):

@@ -12,6 +12,7 @@ cluster's ``/info``. Exit codes: 0 success, 1 the cluster refused or failed,
 import argparse
 import importlib.util
 import os
+import subprocess
 import sys
 from urllib.parse import quote
 
@@ -289,7 +290,22 @@ def cmd_image_build(args):
     if not os.path.isfile(script):
         raise CLIError('devstack/build-image.sh not found: run this from a '
                        'checkout of the storlets repository', EXIT_USAGE)
-    os.execvp('bash', ['bash', script])
+    argv = ['bash', script]
+    if args.java:
+        argv.append('--java')
+    if args.packages:
+        argv += ['--packages', ' '.join(args.packages)]
+    # progress goes to stderr as it happens; the tag is the last stdout line
+    run = subprocess.run(argv, stdout=subprocess.PIPE, text=True)
+    lines = run.stdout.strip().splitlines()
+    if run.returncode != 0 or not lines:
+        raise CLIError('image build failed (exit code %d)' % run.returncode)
+    tag = lines[-1]
+    print(tag)
+    if args.account:
+        print('For %s, add to the docker gateway config (on every proxy and '
+              'object node) and restart Swift:\n\n[account:%s]\n'
+              'sandbox_image = %s' % (args.account, args.account, tag))
 
 
 # -- argument parsing ------------------------------------------------------
@@ -376,7 +392,20 @@ def build_parser():
 
     p = sub.add_parser('image', help='sandbox image operations')
     image = p.add_subparsers(dest='image_command', required=True)
-    b = image.add_parser('build', help='build or reuse the sandbox image')
+    b = image.add_parser(
+        'build', help='build or reuse the sandbox image',
+        description='Build (or reuse: images are tagged by a hash of their '
+        'inputs) the sandbox image with devstack/build-image.sh, as root on '
+        'a node with docker; prints its tag.')
+    b.add_argument('--java', action='store_true',
+                   help='with the Java runtime and engine (for Java '
+                   'storlets; needs a JDK and gcc on this host)')
+    b.add_argument('--packages', nargs='+', metavar='PKG',
+                   help='extra Debian packages, in a layer on top (for '
+                   'accounts whose storlets need them)')
+    b.add_argument('--account', metavar='AUTH_x',
+                   help='print the gateway config section that gives this '
+                   'account the image')
     b.set_defaults(func=cmd_image_build)
     return parser
 

@@ -68,6 +68,16 @@ def gateway_conf():
     return parser.defaults()
 
 
+def sandbox_image(account):
+    """The image the operator configured for an account's sandboxes."""
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(GATEWAY_CONF)
+    section = 'account:%s' % account
+    if parser.has_option(section, 'sandbox_image'):
+        return parser.get(section, 'sandbox_image')
+    return parser.defaults().get('sandbox_image', 'storlets-sandbox:latest')
+
+
 def storlet_timeout():
     return float(gateway_conf().get('storlet_timeout', 40))
 

@@ -23,7 +23,8 @@ def test_info_publishes_storlet_handler(conn):
     assert isinstance(handler['max_extra_resources'], int)
     assert handler['max_extra_resources'] == -1   # the all-in-one's config
     assert isinstance(handler['languages'], list)
-    assert 'python' in [lang.lower() for lang in handler['languages']]
+    assert sorted(lang.lower() for lang in handler['languages']) == [
+        'java', 'python']
     assert handler['interface_version'] == '1.0'
 
 

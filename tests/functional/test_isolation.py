@@ -341,6 +341,6 @@ def test_cis_5_runtime_configuration(inspected):
         'nosuid' in o and 'nodev' in o and 'noexec' in o
         for o in (host.get('Tmpfs') or {}).values()), host.get('Tmpfs'))
     # the image the operator configured
-    check('image', config.get('Image') == leaks.gateway_conf().get(
-        'sandbox_image', 'storlets-sandbox:latest'), config.get('Image'))
+    check('image', config.get('Image') == leaks.sandbox_image(account),
+          config.get('Image'))
     assert not problems, '%s: %s' % (account, '; '.join(problems))

@@ -48,3 +48,22 @@ def test_option_lists_match_the_config_classes():
     assert set(FILTER_OPTIONS) == {f.name for f in fields(StorletConfig)}
     assert set(DockerGatewayConfig.OPTIONS) == {
         f.name for f in fields(DockerGatewayConfig)}
+
+
+def test_operator_guide_config_blocks_are_valid():
+    """docs/operator-guide.md: its pipeline puts the filter right before
+    copy, after auth; every option it sets is one the code reads."""
+    guide = os.path.join(ETC, '..', 'docs', 'operator-guide.md')
+    with open(guide) as f:
+        blocks = re.findall(r'```ini\n(.*?)```', f.read(), re.S)
+    proxy = configparser.ConfigParser(interpolation=None)
+    proxy.read_string(blocks[0])
+    words = proxy['pipeline:main']['pipeline'].split()
+    assert words[words.index('storlet_handler') + 1] == 'copy'
+    assert words.index('tempauth') < words.index('storlet_handler')
+    assert set(proxy['filter:storlet_handler']) - {'use'} <= \
+        set(FILTER_OPTIONS)
+    account = configparser.ConfigParser(interpolation=None)
+    account.read_string(blocks[1])
+    from storlets.gateway.docker import ACCOUNT_OPTIONS
+    assert set(account['account:AUTH_bigdata']) <= set(ACCOUNT_OPTIONS)

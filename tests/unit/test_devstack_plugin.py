@@ -146,6 +146,7 @@ def dry(tmp_path):
 
     run.swift_dir = swift_dir
     run.calls = calls
+    run.env = env
     return run
 
 
@@ -205,11 +206,12 @@ def test_proxy_without_copy_goes_before_slo(dry):
 def test_install_and_extra(dry):
     calls = dry('stack', 'install').splitlines()
     assert 'install_package docker.io debootstrap' in calls
+    assert 'install_package default-jdk-headless gcc libc6-dev' in calls
     assert 'setup_develop %s' % REPO in calls
 
     dry('stack', 'post-config')
     calls = dry('stack', 'extra').splitlines()
-    assert any(c.startswith('build-image') for c in calls)
+    assert 'build-image --java' in calls
     gateway = read(dry.swift_dir / 'storlet-docker-gateway.conf')['DEFAULT']
     assert gateway['sandbox_image'] == 'storlets-sandbox:0123abcd'
     swift_calls = [c for c in calls if c.startswith('swift ')]
@@ -221,6 +223,15 @@ def test_install_and_extra(dry):
         assert any(c.endswith('post ' + container) for c in swift_calls)
     # Swift is restarted so that it reads the new sandbox image.
     assert calls.index('stop_swift') < calls.index('start_swift')
+
+
+def test_python_only(dry):
+    dry.env['STORLETS_JAVA'] = 'False'
+    calls = dry('stack', 'install').splitlines()
+    assert not any('jdk' in c for c in calls)
+    dry('stack', 'post-config')
+    calls = dry('stack', 'extra').splitlines()
+    assert 'build-image ' in calls
 
 
 def test_unstack_and_clean(dry):

@@ -113,7 +113,9 @@ def test_ensure_sandbox_starts_container_then_times_out_without_factory(
     assert kw['name'] == 'storlets-' + scope
     assert kw['auto_remove'] is True
     assert kw['command'] == ['--daemon-idle-timeout', '600.0',
-                             '--idle-timeout', '30.0']
+                             '--idle-timeout', '30.0',
+                             '--max-java-daemons', '4',
+                             '--java-threads', '16']
     assert os.path.isdir(os.path.join(str(tmp_path), 'run', scope))
 
 

@@ -297,3 +297,35 @@ def test_bad_requests_get_an_error_reply(java_agent, java_build):
         raw.connect(sock)
         raw.sendall(b'\xff\xff\xff\xff')
     assert agent.execute(sock, inputs=(b'fine',)).output == b'fine'
+
+
+def test_at_most_n_jvms_the_least_recently_used_goes(java_agent, java_build,
+                                                      tmp_path):
+    """--max-java-daemons 2: a third storlet version stops the JVM whose
+    last call is the oldest; the stopped one comes back on its next call."""
+    agent = java_agent('--max-java-daemons', '2')
+    lib = tmp_path / 'lib'
+    lib.mkdir()
+    for version in 'abc':   # three versions: three daemons
+        shutil.copy(os.path.join(java_build['lib'], JAR),
+                    str(lib / ('v%s-1.0.jar' % version)))
+    socks = {}
+
+    def call(version):
+        reply, _ = agent.start('agenttest.Storlets$Echo', key='k' + version,
+                               name='v%s-1.0.jar' % version, language='java',
+                               path=str(lib))
+        assert reply['ok'], reply
+        socks[version] = os.path.join(agent.run_dir, reply['socket'])
+        assert agent.execute(socks[version], inputs=(b'x',)).output == b'x'
+
+    call('a')
+    call('b')
+    time.sleep(1.1)     # the fronts note a use at most once a second
+    call('a')           # b is now the least recently used
+    call('c')
+    wait_for(lambda: set(agent.status()) == {'ka', 'kc'}, timeout=10)
+    assert 'at most 2 Java daemons per sandbox' in agent.agent_output()
+    call('b')           # back, and another one goes
+    wait_for(lambda: len(agent.status()) == 2, timeout=10)
+    assert 'kb' in agent.status()

@@ -140,6 +140,17 @@ final class Call implements Runnable {
         onEnd.run();
     }
 
+    /** The call cannot run: release its descriptors, report why. */
+    void abandon(String error) {
+        closeStreams();
+        try {
+            front.send(Messages.done(id, error));
+        } catch (IOException e) {
+            System.err.println("storlets java daemon: cannot reply for call "
+                               + id + ": " + e);
+        }
+    }
+
     /** Runs the storlet; returns null, or why the call failed. */
     private String invoke() {
         ArrayList<StorletOutputStream> outputs =

@@ -3,8 +3,10 @@ package org.openstack.storlet.daemon;
 import java.io.IOException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import org.openstack.storlet.common.IStorlet;
@@ -25,6 +27,7 @@ import org.openstack.storlet.common.IStorlet;
  * storlet jar and its dependency jars.
  */
 public final class JavaDaemon {
+    private static final long IDLE_THREAD_SECONDS = 10;
     private final FrontChannel front;
     private final IStorlet storlet;
     private final ExecutorService pool;
@@ -37,16 +40,24 @@ public final class JavaDaemon {
         this.front = front;
         this.storlet = storlet;
         this.maxLogSize = maxLogSize;
-        this.pool = Executors.newFixedThreadPool(threads, new ThreadFactory() {
-            private final AtomicInteger count = new AtomicInteger();
+        // Threads come with calls and go after IDLE_THREAD_SECONDS without
+        // one: an idle JVM holds only its own few (the sandbox's pids limit
+        // counts threads).
+        ThreadPoolExecutor executor = new ThreadPoolExecutor(
+            threads, threads, IDLE_THREAD_SECONDS, TimeUnit.SECONDS,
+            new LinkedBlockingQueue<Runnable>(), new ThreadFactory() {
+                private final AtomicInteger count = new AtomicInteger();
 
-            @Override
-            public Thread newThread(Runnable r) {
-                Thread t = new Thread(r, "storlet-" + count.incrementAndGet());
-                t.setDaemon(true);
-                return t;
-            }
-        });
+                @Override
+                public Thread newThread(Runnable r) {
+                    Thread t = new Thread(r,
+                                          "storlet-" + count.incrementAndGet());
+                    t.setDaemon(true);
+                    return t;
+                }
+            });
+        executor.allowCoreThreadTimeOut(true);
+        this.pool = executor;
     }
 
     public static void main(String[] args) throws IOException {
@@ -128,6 +139,11 @@ public final class JavaDaemon {
             return;
         }
         calls.put(message.id, call);
-        pool.execute(call);
+        try {
+            pool.execute(call);
+        } catch (Throwable t) {  // e.g. no thread: the sandbox's pids limit
+            calls.remove(message.id);
+            call.abandon("Cannot run the storlet call: " + t);
+        }
     }
 }
