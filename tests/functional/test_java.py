@@ -12,9 +12,9 @@ with only ``javac`` against the API jar and deployed with ``swift upload``.
 
 The jars come from ``java_build`` (``STORLETS_JAVA_BUILD``, or a build of
 our own); the ``java_samples`` fixture deploys them once per session.
-Twelve Java storlets run in the tester's account, so its sandbox holds
-twelve warm JVMs at once (one per storlet version, each until it idles
-out).
+Twelve Java storlets run in the tester's account, more than the JVMs a
+sandbox keeps (``max_java_daemons``, 4): the least recently used JVMs are
+stopped and come back on their next call, which these tests exercise too.
 """
 import gzip
 import hashlib
