@@ -49,23 +49,20 @@ import sys
 import time
 
 from storlets.sbus import channel
-from storlets.sbus.protocol import ChannelClosed, ProtocolError
+from storlets.sbus.protocol import ProtocolError
 
 from storlets_agent import spares, supervisor
 from storlets_agent.invocation import Invocation
 from storlets_agent.process import (
     DEFAULT_SPARES, MAX_ERROR_TEXT, Limits, SignalQueue, describe_status,
     get_name, kill_descendants, listen, log, one_line, set_child_subreaper,
-    set_dumpable, unlink_if_ours)
+    set_dumpable)
+from storlets_agent.serving import REQUEST_TIMEOUT, DaemonSocket
 
 #: Daemon exit codes.
 DAEMON_OK = 0
 DAEMON_START_FAILED = 4     # import or bind failed; reason on the ready pipe
 
-#: Seconds a client has to send its whole request once connected.
-REQUEST_TIMEOUT = 5.0
-#: Seconds a client has to take a reply (replies are a few bytes).
-REPLY_TIMEOUT = 5.0
 #: Seconds a cancelled call's supervisor has to clean up and give its
 #: verdict (or exit) before it is SIGKILLed (a storlet may have stopped it);
 #: what it leaves behind then comes to the daemon, which kills it.
@@ -128,31 +125,24 @@ class Call:
 
 # -- the daemon ----------------------------------------------------------
 
-class StorletDaemon:
+class StorletDaemon(DaemonSocket):
     """Serves one storlet version on ``<runtime_dir>/d-<key>.sock``."""
 
     def __init__(self, runtime_dir, key, name, main, path, idle_timeout,
                  limits=None, spare_count=DEFAULT_SPARES):
+        self._init_socket(runtime_dir, key, 'daemon %s/%s' % (name, key))
         self.key = key
         self.name = name
         self.main = main
         self.path = path
         self.idle_timeout = idle_timeout
         self.limits = limits or Limits()
-        self.socket_path = os.path.join(runtime_dir, 'd-%s.sock' % key)
-        self.who = 'daemon %s/%s' % (name, key)
-        self.signals = None
         self.storlet_class = None
-        self.listener = None
-        self.listener_id = None
-        self.pending = {}    # {conn: deadline}: request not read yet
         self.calls = {}      # {supervisor pid: Call}
         self.spare_count = spare_count
         self.pairs = {}      # {supervisor pid: spares.Pair}, oldest first
         self.spare_retry_at = 0.0
         self.comm = b''      # our process name, which pairs take back
-        self.stopping = False
-        self.last_activity = time.monotonic()
 
     def start(self):
         """Load the storlet and listen; raise StartError."""
@@ -228,11 +218,7 @@ class StorletDaemon:
         return max(0.0, min(deadlines) - time.monotonic())
 
     def _expire(self, now):
-        for conn, deadline in list(self.pending.items()):
-            if deadline <= now:
-                del self.pending[conn]
-                conn.close()
-                log(self.who, 'dropped a connection that sent no request')
+        self._expire_pending(now)
         for call in self.calls.values():
             if not call.killed and call.kill_at is not None \
                     and call.kill_at <= now:
@@ -252,59 +238,6 @@ class StorletDaemon:
         for pair in self.pairs.values():
             yield from pair.sockets()
 
-    # -- connections
-
-    def _accept(self):
-        """Accept one connection; return False when there is none."""
-        if self.listener is None:
-            return False
-        try:
-            conn, _ = self.listener.accept()
-        except (BlockingIOError, InterruptedError):
-            return False
-        except OSError as err:
-            log(self.who, 'accept failed: %s' % one_line(err))
-            return False
-        conn.setblocking(False)
-        self.last_activity = time.monotonic()
-        self.pending[conn] = self.last_activity + REQUEST_TIMEOUT
-        if not self.stopping and _readable(conn):
-            # A client sends its request right after connecting: serve it
-            # now rather than after another turn of the loop.
-            self._read_request(conn)
-        return True
-
-    def _reply(self, conn, message):
-        try:
-            channel.send_message(
-                conn, message, deadline=channel.deadline_after(REPLY_TIMEOUT))
-        except (OSError, ProtocolError) as err:
-            log(self.who, 'could not reply: %s' % one_line(err))
-
-    def _read_request(self, conn):
-        if self.pending.pop(conn, None) is None:
-            return
-        try:
-            message, fds = channel.recv_message(
-                conn, channel.deadline_after(REQUEST_TIMEOUT))
-        except (OSError, ProtocolError) as err:
-            if not isinstance(err, ChannelClosed):
-                self._reply(conn, {'ok': False, 'error':
-                                   'Bad request: %s' % one_line(err)})
-            conn.close()
-            return
-        command = message.get('cmd')
-        if command == 'execute':
-            self._execute(conn, message, fds)
-            return
-        channel.close_all(fds)
-        if command == 'ping':
-            self._reply(conn, {'ok': True})
-        else:
-            self._reply(conn, {'ok': False,
-                               'error': 'Unknown command: %r' % (command,)})
-        conn.close()
-
     # -- calls
 
     def _execute(self, conn, message, fds):
@@ -312,16 +245,14 @@ class StorletDaemon:
             invocation = Invocation.from_message(message, fds)
         except ValueError as err:
             channel.close_all(fds)
-            self._reply(conn, {'ok': False, 'error': str(err)})
-            conn.close()
+            self._answer(conn, {'ok': False, 'error': str(err)})
             return
         try:
             pair = self._hand(invocation, conn)
         except OSError as err:
-            self._reply(conn, {'ok': False, 'error':
-                               'Cannot start the storlet process: %s'
-                               % one_line(err)})
-            conn.close()
+            self._answer(conn, {'ok': False, 'error':
+                                'Cannot start the storlet process: %s'
+                                % one_line(err)})
             return
         finally:
             channel.close_all(fds)  # the pair's now (or nobody's)
@@ -460,16 +391,8 @@ class StorletDaemon:
 
     def _check_gateway(self, call):
         """The gateway's connection is readable: has it hung up?"""
-        if call.conn is None:
+        if call.conn is None or not self._hung_up(call.conn):
             return
-        try:
-            data = call.conn.recv(4096)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError:
-            data = b''
-        if data:
-            return  # nothing is expected here; ignore it
         # The supervisor tells us before it replies: a gateway that has its
         # reply may close before we have read that.
         self._read_pair(call.pair)
@@ -528,36 +451,12 @@ class StorletDaemon:
         if call.conn is None:
             return
         reply = supervisor.reply_for(status, error_text)
-        self._reply(call.conn, reply)
-        call.conn.close()
+        self._answer(call.conn, reply)
         call.conn = None
         if not reply['ok']:
             log(self.who, 'call %d failed: %s' % (call.pid, reply['error']))
 
     # -- stopping
-
-    def _handle_signals(self):
-        signums = self.signals.drain()
-        if signal.SIGCHLD in signums:
-            self._reap()
-        if signal.SIGQUIT in signums:
-            self._quit()
-        elif signums & {signal.SIGTERM, signal.SIGINT}:
-            self._stop_listening('SIGTERM')
-
-    def _stop_listening(self, reason):
-        """Stop taking connections; the loop ends when in-flight work is."""
-        if self.stopping:
-            return
-        self.stopping = True
-        log(self.who, 'stopping (%s)' % reason)
-        # Connections already queued were made before the socket went
-        # away (the factory unlinks it before signalling): serve them.
-        while self._accept():
-            pass
-        unlink_if_ours(self.socket_path, self.listener_id)
-        self.listener.close()
-        self.listener = None
 
     def _quit(self):
         """Stop now: drop unread requests and kill the calls in flight."""
@@ -570,12 +469,6 @@ class StorletDaemon:
             if call.conn is not None:
                 call.conn.close()
                 call.conn = None
-
-
-def _readable(sock):
-    poller = select.poll()
-    poller.register(sock, select.POLLIN)
-    return bool(poller.poll(0))
 
 
 def _report_ready(ready_fd, line):

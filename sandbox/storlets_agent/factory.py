@@ -46,8 +46,7 @@ import storlets_agent
 from storlets.sbus import channel
 from storlets.sbus.protocol import ChannelClosed, ProtocolError
 from storlets_agent.daemon import (
-    DAEMON_START_FAILED, REPLY_TIMEOUT, REQUEST_TIMEOUT, STRAY_KILL_TIMEOUT,
-    run_daemon)
+    DAEMON_START_FAILED, STRAY_KILL_TIMEOUT, run_daemon)
 from storlets_agent.java_front import (
     DEFAULT_JAVA_THREADS, DEFAULT_MAX_JAVA_DAEMONS, JAVA, JAVA_DIR,
     run_java_front)
@@ -55,6 +54,7 @@ from storlets_agent.process import (
     DEFAULT_SPARES, Limits, SignalQueue, close_fds_except, describe_status,
     fork_blocked, kill_descendants, listen, log, one_line, reset_signals,
     set_child_subreaper, set_dumpable, unblock_signals, unlink_if_ours)
+from storlets_agent.serving import REPLY_TIMEOUT, REQUEST_TIMEOUT
 
 #: Factory exit codes.
 FACTORY_OK = 0

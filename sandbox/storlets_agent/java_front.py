@@ -53,18 +53,17 @@ import struct
 import time
 
 from storlets.sbus import channel
-from storlets.sbus.protocol import ChannelClosed, ProtocolError
 
 from storlets_agent.daemon import (
-    CANCEL_GRACE, DAEMON_OK, DAEMON_START_FAILED, REPLY_TIMEOUT,
-    REQUEST_TIMEOUT, RETIRE_GRACE, STRAY_KILL_TIMEOUT, StartError,
-    _readable, _report_ready)
+    CANCEL_GRACE, DAEMON_OK, DAEMON_START_FAILED, RETIRE_GRACE,
+    STRAY_KILL_TIMEOUT, StartError, _report_ready)
 from storlets_agent.invocation import Invocation
 from storlets_agent.process import (
     Limits, SignalQueue, close_fds_except, describe_status, fork_blocked,
     kill_descendants, listen, log, one_line, reset_signals,
     set_child_subreaper, set_dumpable, set_parent_death_signal,
-    unblock_signals, unlink_if_ours)
+    unblock_signals)
+from storlets_agent.serving import REQUEST_TIMEOUT, DaemonSocket
 
 #: Where the image keeps the API jar, the daemon jar and the JNI shim.
 JAVA_DIR = '/opt/storlets/java'
@@ -188,12 +187,14 @@ def jvm_argv(java, java_dir, main, path, name, threads, max_log_size):
         str(JVM_SOCKET_FD), main, str(threads), str(max_log_size)]
 
 
-class JavaFront:
+class JavaFront(DaemonSocket):
     """Serves one Java storlet version on ``<runtime_dir>/d-<key>.sock``."""
 
     def __init__(self, runtime_dir, key, name, main, path, idle_timeout,
                  limits=None, java=JAVA, java_dir=JAVA_DIR,
                  threads=DEFAULT_JAVA_THREADS):
+        self._init_socket(runtime_dir, key,
+                          'java daemon %s/%s' % (name, key))
         self.name = name
         self.main = main
         self.path = path
@@ -202,21 +203,13 @@ class JavaFront:
         self.java = java
         self.java_dir = java_dir
         self.threads = threads
-        self.socket_path = os.path.join(runtime_dir, 'd-%s.sock' % key)
-        self.who = 'java daemon %s/%s' % (name, key)
-        self.signals = None
-        self.listener = None
-        self.listener_id = None
         self.jvm = None             # its socket
         self.jvm_pid = None
         self.jvm_status = None      # once reaped
         self.reader = FrameReader()
-        self.pending = {}           # {conn: deadline}: request not read yet
         self.calls = {}             # {call id: JavaCall}
         self.next_id = 1
-        self.stopping = False
         self.exit_code = DAEMON_OK
-        self.last_activity = time.monotonic()
         self.touched = 0.0
 
     # -- start
@@ -324,10 +317,7 @@ class JavaFront:
         return max(0.0, min(deadlines) - time.monotonic())
 
     def _expire(self, now):
-        for conn, deadline in list(self.pending.items()):
-            if deadline <= now:
-                del self.pending[conn]
-                conn.close()
+        self._expire_pending(now)
         if any(c.kill_at is not None and c.kill_at <= now
                for c in self.calls.values()):
             log(self.who, 'a cancelled call did not end within %g s: '
@@ -337,67 +327,18 @@ class JavaFront:
         if self._idle() and now >= self.last_activity + self.idle_timeout:
             self._stop_listening('idle for %g s' % self.idle_timeout)
 
-    # -- connections from the gateway
-
-    def _accept(self):
-        if self.listener is None:
-            return False
-        try:
-            conn, _ = self.listener.accept()
-        except (BlockingIOError, InterruptedError):
-            return False
-        except OSError as err:
-            log(self.who, 'accept failed: %s' % one_line(err))
-            return False
-        conn.setblocking(False)
-        self.last_activity = time.monotonic()
-        self.pending[conn] = self.last_activity + REQUEST_TIMEOUT
-        if not self.stopping and _readable(conn):
-            self._read_request(conn)
-        return True
-
-    def _reply(self, conn, message):
-        try:
-            channel.send_message(
-                conn, message, deadline=channel.deadline_after(REPLY_TIMEOUT))
-        except (OSError, ProtocolError) as err:
-            log(self.who, 'could not reply: %s' % one_line(err))
-        conn.close()
-
-    def _read_request(self, conn):
-        if self.pending.pop(conn, None) is None:
-            return
-        try:
-            message, fds = channel.recv_message(
-                conn, channel.deadline_after(REQUEST_TIMEOUT))
-        except (OSError, ProtocolError) as err:
-            if isinstance(err, ChannelClosed):
-                conn.close()
-            else:
-                self._reply(conn, {'ok': False, 'error':
-                                   'Bad request: %s' % one_line(err)})
-            return
-        command = message.get('cmd')
-        if command == 'execute':
-            self._execute(conn, message, fds)
-            return
-        channel.close_all(fds)
-        if command == 'ping':
-            self._reply(conn, {'ok': True})
-        else:
-            self._reply(conn, {'ok': False,
-                               'error': 'Unknown command: %r' % (command,)})
+    # -- calls from the gateway
 
     def _execute(self, conn, message, fds):
         try:
             try:
                 invocation = Invocation.from_message(message, fds)
             except ValueError as err:
-                self._reply(conn, {'ok': False, 'error': str(err)})
+                self._answer(conn, {'ok': False, 'error': str(err)})
                 return
             if self.jvm is None:
-                self._reply(conn, {'ok': False,
-                                   'error': 'Java daemon is stopping'})
+                self._answer(conn, {'ok': False,
+                                    'error': 'Java daemon is stopping'})
                 return
             call_id = self.next_id
             self.next_id += 1
@@ -405,9 +346,9 @@ class JavaFront:
             try:
                 self._send_jvm(body, call_fds)
             except OSError as err:
-                self._reply(conn, {'ok': False, 'error':
-                                   'Cannot reach the Java daemon: %s'
-                                   % one_line(err)})
+                self._answer(conn, {'ok': False, 'error':
+                                    'Cannot reach the Java daemon: %s'
+                                    % one_line(err)})
                 return
             self.calls[call_id] = JavaCall(conn)
             self._touch()
@@ -436,15 +377,8 @@ class JavaFront:
     def _check_gateway(self, call_id):
         """A call's connection is readable: has the gateway hung up?"""
         call = self.calls.get(call_id)
-        if call is None or call.conn is None:
-            return
-        try:
-            data = call.conn.recv(4096)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError:
-            data = b''
-        if data:
+        if call is None or call.conn is None \
+                or not self._hung_up(call.conn):
             return
         self._read_jvm()  # its verdict may be waiting already
         if self.calls.get(call_id) is not call:
@@ -491,9 +425,9 @@ class JavaFront:
         if call is None or call.conn is None:
             return
         if error is None:
-            self._reply(call.conn, {'ok': True})
+            self._answer(call.conn, {'ok': True})
         else:
-            self._reply(call.conn, {'ok': False, 'error': error})
+            self._answer(call.conn, {'ok': False, 'error': error})
 
     def _jvm_gone(self, reason):
         """The JVM ended or must: fail what is in flight, then exit."""
@@ -503,7 +437,7 @@ class JavaFront:
         log(self.who, reason)
         for call in self.calls.values():
             if call.conn is not None:
-                self._reply(call.conn, {'ok': False, 'error': reason})
+                self._answer(call.conn, {'ok': False, 'error': reason})
         self.calls.clear()
         self.exit_code = JVM_DIED
         self._stop_listening(reason)
@@ -532,15 +466,6 @@ class JavaFront:
 
     # -- stopping
 
-    def _handle_signals(self):
-        signums = self.signals.drain()
-        if signal.SIGCHLD in signums:
-            self._reap()
-        if signal.SIGQUIT in signums:
-            self._quit()
-        elif signums & {signal.SIGTERM, signal.SIGINT}:
-            self._stop_listening('SIGTERM')
-
     def _reap(self):
         while True:
             try:
@@ -552,17 +477,6 @@ class JavaFront:
             if pid == self.jvm_pid and self.jvm_status is None:
                 self.jvm_status = status
                 self._jvm_gone('Java daemon ended')
-
-    def _stop_listening(self, reason):
-        if self.stopping:
-            return
-        self.stopping = True
-        log(self.who, 'stopping (%s)' % reason)
-        while self._accept():
-            pass
-        unlink_if_ours(self.socket_path, self.listener_id)
-        self.listener.close()
-        self.listener = None
 
     def _quit(self):
         self._stop_listening('SIGQUIT')

@@ -1,0 +1,147 @@
+"""DaemonSocket: what every storlet daemon does with its ``d-<key>.sock``.
+
+The Python daemon (daemon.py) and the Java daemon's front (java_front.py)
+serve the same protocol (``storlets.sbus``) on the same kind of socket, from
+a single-threaded poll loop. This mixin holds what they share: accepting
+connections, reading each one's single request within REQUEST_TIMEOUT,
+answering ``ping`` and unknown commands, handing ``execute`` to the
+daemon's ``_execute(conn, message, fds)``, telling a gateway hang-up from
+stray bytes, turning signals into ``_reap`` / ``_quit`` / a graceful stop,
+and stopping to listen.
+
+A daemon calls ``_init_socket`` in its constructor and provides
+``_execute``, ``_reap`` and ``_quit``.
+"""
+import os
+import select
+import signal
+import time
+
+from storlets.sbus import channel
+from storlets.sbus.protocol import ChannelClosed, ProtocolError
+
+from storlets_agent.process import log, one_line, unlink_if_ours
+
+#: Seconds a client has to send its whole request once connected.
+REQUEST_TIMEOUT = 5.0
+#: Seconds a client has to take a reply (replies are a few bytes).
+REPLY_TIMEOUT = 5.0
+
+
+def readable(sock):
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(0))
+
+
+class DaemonSocket:
+    """Mixin: the listening socket of a daemon and its connections."""
+
+    def _init_socket(self, runtime_dir, key, who):
+        self.socket_path = os.path.join(runtime_dir, 'd-%s.sock' % key)
+        self.who = who
+        self.signals = None         # a SignalQueue, once started
+        self.listener = None
+        self.listener_id = None
+        self.pending = {}           # {conn: deadline}: request not read yet
+        self.stopping = False
+        self.last_activity = time.monotonic()
+
+    def _accept(self):
+        """Accept one connection; return False when there is none."""
+        if self.listener is None:
+            return False
+        try:
+            conn, _ = self.listener.accept()
+        except (BlockingIOError, InterruptedError):
+            return False
+        except OSError as err:
+            log(self.who, 'accept failed: %s' % one_line(err))
+            return False
+        conn.setblocking(False)
+        self.last_activity = time.monotonic()
+        self.pending[conn] = self.last_activity + REQUEST_TIMEOUT
+        if not self.stopping and readable(conn):
+            # A client sends its request right after connecting: serve it
+            # now rather than after another turn of the loop.
+            self._read_request(conn)
+        return True
+
+    def _reply(self, conn, message):
+        """Send one reply (the connection stays open)."""
+        try:
+            channel.send_message(
+                conn, message, deadline=channel.deadline_after(REPLY_TIMEOUT))
+        except (OSError, ProtocolError) as err:
+            log(self.who, 'could not reply: %s' % one_line(err))
+
+    def _answer(self, conn, message):
+        """The last reply on a connection: send it, close it."""
+        self._reply(conn, message)
+        conn.close()
+
+    def _read_request(self, conn):
+        if self.pending.pop(conn, None) is None:
+            return
+        try:
+            message, fds = channel.recv_message(
+                conn, channel.deadline_after(REQUEST_TIMEOUT))
+        except (OSError, ProtocolError) as err:
+            if isinstance(err, ChannelClosed):
+                conn.close()
+            else:
+                self._answer(conn, {'ok': False, 'error':
+                                    'Bad request: %s' % one_line(err)})
+            return
+        command = message.get('cmd')
+        if command == 'execute':
+            self._execute(conn, message, fds)
+            return
+        channel.close_all(fds)
+        if command == 'ping':
+            self._answer(conn, {'ok': True})
+        else:
+            self._answer(conn, {'ok': False,
+                                'error': 'Unknown command: %r' % (command,)})
+
+    def _expire_pending(self, now):
+        for conn, deadline in list(self.pending.items()):
+            if deadline <= now:
+                del self.pending[conn]
+                conn.close()
+                log(self.who, 'dropped a connection that sent no request')
+
+    @staticmethod
+    def _hung_up(conn):
+        """Has the peer of a readable call connection closed it? (Bytes it
+        sends are read and ignored: nothing is expected there.)"""
+        try:
+            return not conn.recv(4096)
+        except (BlockingIOError, InterruptedError):
+            return False
+        except OSError:
+            return True
+
+    def _handle_signals(self):
+        signums = self.signals.drain()
+        if signal.SIGCHLD in signums:
+            self._reap()
+        if signal.SIGQUIT in signums:
+            self._quit()
+        elif signums & {signal.SIGTERM, signal.SIGINT}:
+            self._stop_listening('SIGTERM')
+
+    def _stop_listening(self, reason):
+        """Stop taking connections; the loop ends when in-flight work is."""
+        if self.stopping:
+            return
+        self.stopping = True
+        log(self.who, 'stopping (%s)' % reason)
+        # Connections already queued were made before the socket went
+        # away (the factory unlinks it before signalling): serve them.
+        while self._accept():
+            pass
+        unlink_if_ours(self.socket_path, self.listener_id)
+        if self.listener is not None:
+            self.listener.close()
+            self.listener = None
