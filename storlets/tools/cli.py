@@ -239,12 +239,26 @@ def cmd_enable(args):
         names[k] for k in sorted(names)))
 
 
+def _parse_params(pairs):
+    params = {}
+    for pair in pairs:
+        key, sep, value = pair.partition('=')
+        if not sep:
+            raise CLIError('parameter %r must be key=value' % pair,
+                           EXIT_USAGE)
+        params[key] = value
+    return params
+
+
 def cmd_test(args):
-    """Run a Python storlet locally against files, without Swift."""
-    from storlets.tools.testing import FakeInput, FakeLogger, FakeOutput
+    """Run a storlet locally against files, without Swift."""
     name = os.path.basename(args.file)
+    if name.endswith('.jar'):
+        return _test_java(args)
     if not name.endswith('.py'):
-        raise CLIError('storlets test runs Python storlets (.py)', EXIT_USAGE)
+        raise CLIError('storlets test runs Python (.py) and Java (.jar) '
+                       'storlets', EXIT_USAGE)
+    from storlets.tools.testing import FakeInput, FakeLogger, FakeOutput
     main = args.main or '%s.%s' % (name[:-3], _python_class(args.file))
     spec = importlib.util.spec_from_file_location(name[:-3], args.file)
     module = importlib.util.module_from_spec(spec)
@@ -257,13 +271,7 @@ def cmd_test(args):
             inputs.append(FakeInput(f.read()))
     if not inputs:
         inputs.append(FakeInput(sys.stdin.buffer.read()))
-    params = {}
-    for pair in args.param:
-        key, sep, value = pair.partition('=')
-        if not sep:
-            raise CLIError('parameter %r must be key=value' % pair,
-                           EXIT_USAGE)
-        params[key] = value
+    params = _parse_params(args.param)
     params['storlet_execution_path'] = os.path.dirname(
         os.path.abspath(args.file))
     out, logger = FakeOutput(), FakeLogger(main)
@@ -282,6 +290,46 @@ def cmd_test(args):
             f.write(out.data)
     else:
         sys.stdout.buffer.write(out.data)
+
+
+def _test_java(args):
+    """A jar: run it in a local JVM with the API jar's LocalRun, which uses
+    the engine's own stream classes (see LocalRun.java)."""
+    import shutil
+    api_jar = args.api_jar or os.environ.get('STORLETS_API_JAR')
+    if not api_jar or not os.path.isfile(api_jar):
+        raise CLIError('a Java storlet needs the API jar: give --api-jar or '
+                       'set STORLETS_API_JAR (java/build.sh DIR --runtime '
+                       'builds DIR/storlets-api.jar)', EXIT_USAGE)
+    java = shutil.which('java')
+    if java is None:
+        raise CLIError('java is not installed (apt-get install '
+                       'default-jre-headless)', EXIT_USAGE)
+    for path in [args.file] + (args.input or []):
+        if not os.path.isfile(path):
+            raise CLIError('%s: no such file' % path, EXIT_USAGE)
+    try:
+        main = check_storlet_jar(args.file, args.main or None)
+    except JarError as err:
+        raise CLIError('%s: %s' % (os.path.basename(args.file), err),
+                       EXIT_USAGE)
+    _parse_params(args.param)   # checked here, passed on as they are
+    # the storlet jar, then the jars next to it (its dependencies)
+    folder = os.path.dirname(os.path.abspath(args.file))
+    jars = [os.path.abspath(args.file)] + sorted(
+        os.path.join(folder, f) for f in os.listdir(folder)
+        if f.endswith('.jar') and f != os.path.basename(args.file))
+    argv = [java, '-cp', os.pathsep.join([api_jar] + jars),
+            'org.openstack.storlet.testing.LocalRun', main,
+            args.output or '-']
+    for pair in args.param:
+        argv += ['--param', pair]
+    for path in args.input or []:
+        argv += ['--input', path]
+    sys.stdout.flush()
+    code = subprocess.run(argv).returncode
+    if code != 0:
+        raise CLIError('the Java storlet failed (see above)')
 
 
 def cmd_image_build(args):
@@ -380,14 +428,21 @@ def build_parser():
                        'create its storlet containers')
     p.set_defaults(func=cmd_enable)
 
-    p = sub.add_parser('test', help='run a Python storlet locally on files')
-    p.add_argument('file')
-    p.add_argument('--main', help='module.Class (found if omitted)')
+    p = sub.add_parser('test', help='run a storlet locally on files',
+                       description='Run a Python module or a Java jar once '
+                       'on local files, without Swift, under the engine\'s '
+                       'rules; output to stdout (or -o), log lines and the '
+                       'output metadata to stderr.')
+    p.add_argument('file', help='the storlet: a .py module or a .jar')
+    p.add_argument('--main', help='module.Class, or the Java class (found '
+                   'if omitted)')
     p.add_argument('--input', action='append', metavar='FILE',
                    help='an input (repeatable; default: stdin)')
     p.add_argument('--param', action='append', default=[],
                    metavar='KEY=VALUE', help='a parameter (repeatable)')
     p.add_argument('-o', '--output', help='output file (default: stdout)')
+    p.add_argument('--api-jar', metavar='JAR',
+                   help='Java: storlets-api.jar (default: $STORLETS_API_JAR)')
     p.set_defaults(func=cmd_test)
 
     p = sub.add_parser('image', help='sandbox image operations')

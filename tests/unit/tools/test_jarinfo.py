@@ -105,3 +105,46 @@ def test_deploy_dry_run_finds_main(tmp_path, api_jar, capsys, monkeypatch):
     assert cli.main(['deploy', jar, '--main', 'p.Helper', '--dry-run']) == 2
     assert 'direct-1.0.jar: class p.Helper does not implement' in \
         capsys.readouterr().err
+
+
+FAILING = {
+    'p/Failing.java': '''
+        package p;
+        import java.util.*;
+        import org.openstack.storlet.common.*;
+        public class Failing implements IStorlet {
+            public void invoke(ArrayList<StorletInputStream> i,
+                               ArrayList<StorletOutputStream> o,
+                               Map<String, String> p, StorletLogger l)
+                    throws StorletException {
+                l.emitLog("giving up");
+                if (p.containsKey("write-first")) {
+                    try {
+                        o.get(0).getStream().write(1);
+                    } catch (java.io.IOException e) {
+                        throw new StorletException(e.getMessage());
+                    }
+                }
+                throw new StorletException("no " + p.get("what"));
+            }
+        }''',
+}
+
+
+def test_storlets_test_runs_a_jar_and_reports_failures(tmp_path, api_jar,
+                                                       capfd):
+    jar = make_jar(tmp_path, api_jar, FAILING, name='failing-1.0.jar')
+    assert cli.main(['test', jar, '--param', 'what=luck']) == 2
+    assert 'needs the API jar' in capfd.readouterr().err
+    code = cli.main(['test', jar, '--api-jar', api_jar, '--param',
+                     'what=luck', '--input', jar])
+    err = capfd.readouterr().err
+    assert code == 1
+    assert 'giving up' in err
+    assert 'storlet failed: StorletException: no luck' in err
+    # the engine's rule: data before metadata is refused
+    code = cli.main(['test', jar, '--api-jar', api_jar, '--param',
+                     'write-first=1', '--input', jar])
+    assert code == 1
+    assert 'Set the output metadata before writing data' in \
+        capfd.readouterr().err

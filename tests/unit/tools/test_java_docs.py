@@ -4,6 +4,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 
 import pytest
 
@@ -53,8 +54,26 @@ def test_deploy_finds_the_guide_storlet(built_guide, capsys, monkeypatch):
     out = capsys.readouterr().out
     assert 'Main=org.example.upper.UpperStorlet' in out
     # the guide says so in its deploy block
-    assert 'storlets deploy upper-1.0.jar' in blocks('sh')[1]
-    assert 'org.example.upper.UpperStorlet' in blocks('sh')[1]
+    assert 'storlets deploy upper-1.0.jar' in blocks('sh')[2]
+    assert 'org.example.upper.UpperStorlet' in blocks('sh')[2]
+
+
+def test_the_guide_local_run(built_guide, tmp_path):
+    work, _ = built_guide
+    home = tmp_path / 'home'
+    (home / 'storlets-java').mkdir(parents=True)
+    subprocess.run([os.path.join(REPO, 'java', 'build.sh'),
+                    str(home / 'storlets-java'), '--runtime'], check=True)
+    bin_dir = os.path.dirname(sys.executable)   # where `storlets` is
+    run = subprocess.run(
+        ['bash', '-e', '-c', blocks('sh')[1]], cwd=str(work),
+        env=dict(os.environ, HOME=str(home),
+                 PATH=bin_dir + os.pathsep + os.environ['PATH']),
+        capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == 'HELLO\nWORLD\n-- 12 bytes\n'
+    assert 'upper-cased 12 bytes' in run.stderr
+    assert 'metadata: {"transform": "upper"}' in run.stderr
 
 
 README = os.path.join(REPO, 'README.md')
