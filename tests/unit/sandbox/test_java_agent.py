@@ -329,3 +329,27 @@ def test_at_most_n_jvms_the_least_recently_used_goes(java_agent, java_build,
     call('b')           # back, and another one goes
     wait_for(lambda: len(agent.status()) == 2, timeout=10)
     assert 'kb' in agent.status()
+
+
+def test_a_heap_exhausting_call_fails_alone(java_agent, java_build):
+    agent = java_agent()
+    sock = started(agent, java_build, 'MemoryBomb')
+    [jvm] = jvms(java_build)
+    result = agent.execute(sock, timeout=60)
+    assert result.reply['ok'] is False
+    assert 'java.lang.OutOfMemoryError' in result.reply['error']
+    # the heap is freed with the call: the JVM stays, and serves
+    assert jvms(java_build) == [jvm]
+    assert channel.call(sock, {'cmd': 'ping'}) == {'ok': True}
+
+
+def test_system_exit_ends_the_jvm_and_the_next_call_starts_one(
+        java_agent, java_build):
+    agent = java_agent()
+    sock = started(agent, java_build, 'Exit')
+    result = agent.execute(sock)
+    assert result.reply == {'ok': False, 'error': 'Java daemon ended '
+                            '(exited with code 3)'}
+    wait_for(lambda: agent.status() == {}, timeout=10)
+    sock = started(agent, java_build, 'Echo')
+    assert agent.execute(sock, inputs=(b'after',)).output == b'after'

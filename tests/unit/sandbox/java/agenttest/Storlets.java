@@ -182,6 +182,29 @@ public final class Storlets {
         }
     }
 
+    /** Allocates until the heap is exhausted. */
+    public static class MemoryBomb implements IStorlet {
+        @Override
+        public void invoke(ArrayList<StorletInputStream> ins,
+                           ArrayList<StorletOutputStream> outs,
+                           Map<String, String> params, StorletLogger log) {
+            ArrayList<long[]> hoard = new ArrayList<long[]>();
+            while (true) {
+                hoard.add(new long[1 << 20]);
+            }
+        }
+    }
+
+    /** Calls System.exit: the whole JVM goes. */
+    public static class Exit implements IStorlet {
+        @Override
+        public void invoke(ArrayList<StorletInputStream> ins,
+                           ArrayList<StorletOutputStream> outs,
+                           Map<String, String> params, StorletLogger log) {
+            System.exit(3);
+        }
+    }
+
     /** Not a storlet at all. */
     public static class NotAStorlet {
     }
