@@ -21,12 +21,19 @@ Process tree
          │   │       └─ ...  whatever the storlet starts: stays below the
          │   │               supervisor, killed when the call ends
          │   └─ supervisor
-         └─ daemon K2
+         ├─ daemon K2
+         └─ java daemon K3   a Java storlet version: a Python front
+             └─ java         (java_front.py) and one warm JVM that runs
+                             each call on a thread (JavaDaemon)
 
 * ``factory.py``  DaemonFactory: starts, stops and reaps daemons; exits
   when idle.
 * ``daemon.py``   StorletDaemon: imports one storlet class once, hands each
   call to a warm supervisor+worker pair (``--spares``).
+* ``java_front.py`` JavaFront: the daemon of a Java storlet; its JVM gets
+  each call's descriptors over a socketpair (JNI shim in sandbox/java).
+* ``serving.py``  DaemonSocket: what both kinds of daemon do with their
+  socket (accept, one request per connection, ping, hang-up, signals).
 * ``spares.py``   The pairs as the daemon sees them: fork, hand-off, the
   messages of a pair.
 * ``supervisor.py`` A pair's supervisor: next worker, log relay, cleanup,
