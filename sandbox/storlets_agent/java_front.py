@@ -39,8 +39,9 @@ Containment, and what differs from Python storlets
 * Processes a Java storlet starts (executable dependencies) are children
   of the JVM; they are killed when the daemon exits, not at the end of
   each call.
-* Whatever a storlet prints on stdout/stderr goes to the sandbox's log
-  (``docker logs``), not to the call's storlet log; use the StorletLogger.
+* What a call prints on System.out/System.err goes to its own storlet log
+  (the JVM routes prints by thread, see CallOutput.java); the JVM's own
+  messages go to the sandbox's log (``docker logs``).
 * The JVM gets an empty environment and is told where the storlet is by
   its class path (``StorletUtils.getClassFolder``).
 """

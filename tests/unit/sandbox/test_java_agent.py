@@ -353,3 +353,16 @@ def test_system_exit_ends_the_jvm_and_the_next_call_starts_one(
     wait_for(lambda: agent.status() == {}, timeout=10)
     sock = started(agent, java_build, 'Echo')
     assert agent.execute(sock, inputs=(b'after',)).output == b'after'
+
+
+def test_what_a_call_prints_goes_to_its_own_log(java_agent, java_build):
+    agent = java_agent()
+    sock = started(agent, java_build, 'Printer')
+    for tag in ('first', 'second'):
+        agent.truncate_log()
+        result = agent.execute(sock, params={'tag': tag})
+        assert result.reply == {'ok': True}
+        lines = result.log.splitlines()
+        assert {'out ' + tag, 'err ' + tag, 'thread ' + tag} <= set(lines)
+        assert not any(line.endswith('first') for line in lines) \
+            or tag == 'first'

@@ -205,6 +205,28 @@ public final class Storlets {
         }
     }
 
+    /** Prints on System.out, System.err and from a thread of its own. */
+    public static class Printer implements IStorlet {
+        @Override
+        public void invoke(ArrayList<StorletInputStream> ins,
+                           ArrayList<StorletOutputStream> outs,
+                           Map<String, String> params, StorletLogger log)
+                throws StorletException {
+            String tag = params.get("tag");
+            System.out.println("out " + tag);
+            System.err.println("err " + tag);
+            Thread helper = new Thread(
+                () -> System.out.println("thread " + tag));
+            helper.start();
+            try {
+                helper.join();
+            } catch (InterruptedException e) {
+                throw new StorletException("interrupted");
+            }
+            out(outs).setMetadata(new HashMap<String, String>());
+        }
+    }
+
     /** Not a storlet at all. */
     public static class NotAStorlet {
     }

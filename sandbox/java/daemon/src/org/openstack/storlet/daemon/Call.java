@@ -35,6 +35,7 @@ final class Call implements Runnable {
         new ArrayList<StorletInputStream>();
     private final StorletObjectOutputStream output;
     private final StorletLogger logger;
+    private final CappedOutputStream log;   // the logger's, and prints
     private final IStorlet storlet;
     private final FrontChannel front;
     private final Runnable onEnd;
@@ -62,7 +63,7 @@ final class Call implements Runnable {
             NativeFds.descriptor(fds[0]));
         FileOutputStream metadata = new FileOutputStream(
             NativeFds.descriptor(fds[1]));
-        FileOutputStream log = new FileOutputStream(
+        FileOutputStream logFile = new FileOutputStream(
             NativeFds.descriptor(fds[2]));
         List<FileInputStream> files = new ArrayList<FileInputStream>();
         for (int i = 3; i < fds.length; i++) {
@@ -70,7 +71,8 @@ final class Call implements Runnable {
         }
         output = new StorletObjectOutputStream(
             data, new HashMap<String, String>(), metadata);
-        logger = new StorletLogger(new CappedOutputStream(log, maxLogSize));
+        this.log = new CappedOutputStream(logFile, maxLogSize);
+        logger = new StorletLogger(this.log);
         try {
             for (int i = 0; i < files.size(); i++) {
                 Messages.InputSpec spec = message.inputs.get(i);
@@ -158,6 +160,7 @@ final class Call implements Runnable {
         outputs.add(output);
         String error = null;
         logger.emitLog("About to invoke storlet");
+        CallOutput.route(log);
         try {
             storlet.invoke(inputs, outputs, params, logger);
             logger.emitLog("Storlet invocation done");
@@ -168,6 +171,7 @@ final class Call implements Runnable {
             error = t.toString();
             logger.emitLog("Storlet failed: " + stackTrace(t));
         }
+        CallOutput.route(null);
         if (error == null && !output.isMetadataSet()) {
             error = "Storlet returned without setting the output metadata";
             logger.emitLog(error);

@@ -76,6 +76,7 @@ public final class JavaDaemon {
             System.exit(4);
             return;
         }
+        CallOutput.install();
         front.send(Messages.ready(null));
         new JavaDaemon(front, storlet, Integer.parseInt(args[2]),
                        Long.parseLong(args[3])).serve();
