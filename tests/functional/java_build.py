@@ -10,9 +10,8 @@ a temporary directory, once per process, removed at exit.
 ``compile_jar()`` compiles Java sources into a jar with the JDK alone
 (``javac`` and ``jar``), as a storlet author outside this repository would.
 
-When there is nothing to use (no ``STORLETS_JAVA_BUILD`` and no ``javac``,
-as in a Python-only all-in-one), ``JavaUnavailable`` says so; the tests
-skip on it.
+When there is nothing to use (no ``STORLETS_JAVA_BUILD`` and no ``javac``),
+``JavaUnavailable`` says so, and the tests that need it fail.
 """
 import atexit
 import glob
