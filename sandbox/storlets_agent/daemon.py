@@ -41,9 +41,7 @@ can never end up here).
 """
 import functools
 import importlib
-import math
 import os
-import select
 import signal
 import sys
 import time
@@ -177,14 +175,7 @@ class StorletDaemon(DaemonSocket):
         log(self.who, 'exiting')
         return DAEMON_OK
 
-    def _poll(self):
-        """Wait for events; return the handlers to run."""
-        handlers = {self.signals.fd: self._handle_signals}
-        if self.listener is not None:
-            handlers[self.listener.fileno()] = self._accept
-        for conn in self.pending:
-            handlers[conn.fileno()] = functools.partial(self._read_request,
-                                                        conn)
+    def _add_handlers(self, handlers):
         for call in self.calls.values():
             if call.conn is not None:
                 handlers[call.conn.fileno()] = functools.partial(
@@ -193,17 +184,6 @@ class StorletDaemon(DaemonSocket):
             if pair.control is not None:
                 handlers[pair.control.fileno()] = functools.partial(
                     self._read_pair, pair)
-        poller = select.poll()
-        for fd in handlers:
-            poller.register(fd, select.POLLIN)
-        timeout = self._timeout()
-        events = poller.poll(None if timeout is None
-                             else math.ceil(timeout * 1000))
-        # A handler may end what a later one refers to: each one checks.
-        return [handlers[fd] for fd, _ in events]
-
-    def _idle(self):
-        return not (self.stopping or self.calls or self.pending)
 
     def _timeout(self):
         deadlines = list(self.pending.values())

@@ -33,10 +33,8 @@ The factory is a child subreaper: when a daemon dies, whatever it left
 """
 import functools
 import glob
-import math
 import os
 import re
-import select
 import signal
 import sys
 import time
@@ -44,7 +42,6 @@ import time
 import storlets
 import storlets_agent
 from storlets.sbus import channel
-from storlets.sbus.protocol import ChannelClosed, ProtocolError
 from storlets_agent.daemon import (
     DAEMON_START_FAILED, STRAY_KILL_TIMEOUT, run_daemon)
 from storlets_agent.java_front import (
@@ -54,7 +51,8 @@ from storlets_agent.process import (
     DEFAULT_SPARES, Limits, SignalQueue, close_fds_except, describe_status,
     fork_blocked, kill_descendants, listen, log, one_line, reset_signals,
     set_child_subreaper, set_dumpable, unblock_signals, unlink_if_ours)
-from storlets_agent.serving import REPLY_TIMEOUT, REQUEST_TIMEOUT
+from storlets_agent.serving import (
+    REQUEST_TIMEOUT, answer, receive_request, wait)
 
 #: Factory exit codes.
 FACTORY_OK = 0
@@ -259,14 +257,7 @@ class DaemonFactory:
             if daemon.ready_fd is not None:
                 handlers[daemon.ready_fd] = functools.partial(
                     self._read_ready, daemon)
-        poller = select.poll()
-        for fd in handlers:
-            poller.register(fd, select.POLLIN)
-        timeout = self._timeout()
-        events = poller.poll(None if timeout is None
-                             else math.ceil(timeout * 1000))
-        # A handler may end what a later one refers to: each one checks.
-        return [handlers[fd] for fd, _ in events]
+        return wait(handlers, self._timeout())
 
     def _timeout(self):
         deadlines = list(self.pending.values())
@@ -330,27 +321,17 @@ class DaemonFactory:
         self.last_activity = time.monotonic()
         self.pending[conn] = self.last_activity + REQUEST_TIMEOUT
 
-    def _reply(self, conn, message):
-        try:
-            channel.send_message(
-                conn, message, deadline=channel.deadline_after(REPLY_TIMEOUT))
-        except (OSError, ProtocolError) as err:
-            log(WHO, 'could not reply: %s' % one_line(err))
-        conn.close()
+    @staticmethod
+    def _reply(conn, message):
+        answer(conn, message, WHO)
 
     def _read_request(self, conn):
         if self.pending.pop(conn, None) is None:
             return
-        try:
-            message, fds = channel.recv_message(
-                conn, channel.deadline_after(REQUEST_TIMEOUT))
-        except (OSError, ProtocolError) as err:
-            if isinstance(err, ChannelClosed):
-                conn.close()
-            else:
-                self._reply(conn, {'ok': False, 'error':
-                                   'Bad request: %s' % one_line(err)})
+        request = receive_request(conn, WHO)
+        if request is None:
             return
+        message, fds = request
         channel.close_all(fds)  # no factory command takes descriptors
         command = message.get('cmd')
         handler = self.commands.get(command)

@@ -285,28 +285,13 @@ class JavaFront(DaemonSocket):
         log(self.who, 'exiting')
         return self.exit_code
 
-    def _poll(self):
-        handlers = {self.signals.fd: self._handle_signals}
-        if self.listener is not None:
-            handlers[self.listener.fileno()] = self._accept
+    def _add_handlers(self, handlers):
         if self.jvm is not None:
             handlers[self.jvm.fileno()] = self._read_jvm
-        for conn in self.pending:
-            handlers[conn.fileno()] = lambda c=conn: self._read_request(c)
         for call_id, call in self.calls.items():
             if call.conn is not None:
                 handlers[call.conn.fileno()] = \
                     lambda i=call_id: self._check_gateway(i)
-        poller = select.poll()
-        for fd in handlers:
-            poller.register(fd, select.POLLIN)
-        timeout = self._timeout()
-        events = poller.poll(None if timeout is None
-                             else math.ceil(timeout * 1000))
-        return [handlers[fd] for fd, _ in events]
-
-    def _idle(self):
-        return not (self.stopping or self.calls or self.pending)
 
     def _timeout(self):
         deadlines = list(self.pending.values())

@@ -10,8 +10,12 @@ stray bytes, turning signals into ``_reap`` / ``_quit`` / a graceful stop,
 and stopping to listen.
 
 A daemon calls ``_init_socket`` in its constructor and provides
-``_execute``, ``_reap`` and ``_quit``.
+``_execute``, ``_reap``, ``_quit``, ``_timeout`` (seconds to the next
+deadline, or None), ``_add_handlers`` (its own descriptors for ``_poll``)
+and a ``calls`` mapping (the calls in flight).
 """
+import functools
+import math
 import os
 import select
 import signal
@@ -34,6 +38,48 @@ def readable(sock):
     return bool(poller.poll(0))
 
 
+def wait(handlers, timeout):
+    """Poll ``{fd: handler}`` for input, at most ``timeout`` seconds (None:
+    no limit); return the handlers of the ready descriptors."""
+    poller = select.poll()
+    for fd in handlers:
+        poller.register(fd, select.POLLIN)
+    events = poller.poll(None if timeout is None
+                         else math.ceil(timeout * 1000))
+    # A handler may end what a later one refers to: each one checks.
+    return [handlers[fd] for fd, _ in events]
+
+
+def reply(conn, message, who):
+    """Send one reply (the connection stays open); log a failure."""
+    try:
+        channel.send_message(
+            conn, message, deadline=channel.deadline_after(REPLY_TIMEOUT))
+    except (OSError, ProtocolError) as err:
+        log(who, 'could not reply: %s' % one_line(err))
+
+
+def answer(conn, message, who):
+    """The last reply on a connection: send it, close it."""
+    reply(conn, message, who)
+    conn.close()
+
+
+def receive_request(conn, who):
+    """A connection's one request, ``(message, fds)``; None when there is
+    none to serve (the peer hung up, or it was answered as bad)."""
+    try:
+        return channel.recv_message(
+            conn, channel.deadline_after(REQUEST_TIMEOUT))
+    except (OSError, ProtocolError) as err:
+        if isinstance(err, ChannelClosed):
+            conn.close()
+        else:
+            answer(conn, {'ok': False,
+                          'error': 'Bad request: %s' % one_line(err)}, who)
+        return None
+
+
 class DaemonSocket:
     """Mixin: the listening socket of a daemon and its connections."""
 
@@ -46,6 +92,20 @@ class DaemonSocket:
         self.pending = {}           # {conn: deadline}: request not read yet
         self.stopping = False
         self.last_activity = time.monotonic()
+
+    def _poll(self):
+        """Wait for events; return the handlers to run."""
+        handlers = {self.signals.fd: self._handle_signals}
+        if self.listener is not None:
+            handlers[self.listener.fileno()] = self._accept
+        for conn in self.pending:
+            handlers[conn.fileno()] = functools.partial(self._read_request,
+                                                        conn)
+        self._add_handlers(handlers)
+        return wait(handlers, self._timeout())
+
+    def _idle(self):
+        return not (self.stopping or self.calls or self.pending)
 
     def _accept(self):
         """Accept one connection; return False when there is none."""
@@ -68,31 +128,18 @@ class DaemonSocket:
         return True
 
     def _reply(self, conn, message):
-        """Send one reply (the connection stays open)."""
-        try:
-            channel.send_message(
-                conn, message, deadline=channel.deadline_after(REPLY_TIMEOUT))
-        except (OSError, ProtocolError) as err:
-            log(self.who, 'could not reply: %s' % one_line(err))
+        reply(conn, message, self.who)
 
     def _answer(self, conn, message):
-        """The last reply on a connection: send it, close it."""
-        self._reply(conn, message)
-        conn.close()
+        answer(conn, message, self.who)
 
     def _read_request(self, conn):
         if self.pending.pop(conn, None) is None:
             return
-        try:
-            message, fds = channel.recv_message(
-                conn, channel.deadline_after(REQUEST_TIMEOUT))
-        except (OSError, ProtocolError) as err:
-            if isinstance(err, ChannelClosed):
-                conn.close()
-            else:
-                self._answer(conn, {'ok': False, 'error':
-                                    'Bad request: %s' % one_line(err)})
+        request = receive_request(conn, self.who)
+        if request is None:
             return
+        message, fds = request
         command = message.get('cmd')
         if command == 'execute':
             self._execute(conn, message, fds)

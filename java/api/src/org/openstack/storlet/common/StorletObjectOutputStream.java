@@ -92,12 +92,6 @@ public class StorletObjectOutputStream extends StorletOutputStream {
         }
     }
 
-    /** Closes the data stream; errors are ignored. */
-    @Override
-    public void close() {
-        super.close();
-    }
-
     /** {@code md} as a JSON object of strings, keys sorted. */
     static String toJson(Map<String, String> md) throws StorletException {
         StringBuilder out = new StringBuilder("{");

@@ -16,7 +16,6 @@ import org.openstack.storlet.common.StorletObjectOutputStream;
  */
 public class FakeStorletOutputStream extends StorletObjectOutputStream {
     private final Capture data;
-    private final Capture metadataBytes;
     private Map<String, String> metadata;
 
     public FakeStorletOutputStream() {
@@ -26,7 +25,6 @@ public class FakeStorletOutputStream extends StorletObjectOutputStream {
     private FakeStorletOutputStream(Capture data, Capture metadataBytes) {
         super(data, new HashMap<String, String>(), metadataBytes);
         this.data = data;
-        this.metadataBytes = metadataBytes;
     }
 
     @Override
@@ -39,11 +37,6 @@ public class FakeStorletOutputStream extends StorletObjectOutputStream {
     /** The metadata set by the storlet, or null if it set none. */
     public Map<String, String> getOutputMetadata() {
         return metadata;
-    }
-
-    /** The metadata exactly as the engine would receive it (JSON). */
-    public String getMetadataJson() {
-        return new String(metadataBytes.toByteArray(), StandardCharsets.UTF_8);
     }
 
     /** Every byte written so far. */
