@@ -28,6 +28,11 @@ RUN_DIR=/var/run/storlets-aio
 LOG_DIR=$AIO_LOG_DIR
 CACHE_DIR=/var/cache/storlets-aio
 DATA_ROOT=/srv/storlets-aio/node
+# Swift's devices live on XFS in a loopback image (as in Swift's own
+# all-in-one guide): ext4 keeps a file's extended attributes in about one
+# block, too small for the user metadata Swift allows on an object.
+DATA_IMAGE=/srv/storlets-aio/node.xfs
+DATA_IMAGE_SIZE=${STORLETS_AIO_DATA_SIZE:-16G}
 SWIFT_DIR=/etc/swift
 GATEWAY_CONF=$SWIFT_DIR/storlet-docker-gateway.conf
 INTERNAL_CLIENT_CONF=$SWIFT_DIR/internal-client.conf
@@ -47,7 +52,7 @@ AIO_KEY=testing
 SAMPLE_STORLET=${STORLETS_AIO_SAMPLE_STORLET:-$REPO_ROOT/tests/functional/storlets/identity.py}
 
 APT_PACKAGES=(docker.io debootstrap memcached shellcheck python3 python3-venv curl ca-certificates
-    debian-archive-keyring gpgv wget util-linux)
+    debian-archive-keyring gpgv wget util-linux xfsprogs)
 # Java storlets (the Java image layer, the API jar, the samples): on unless
 # STORLETS_AIO_JAVA=0, which keeps the all-in-one Python-only and its image small.
 AIO_JAVA=${STORLETS_AIO_JAVA:-1}
@@ -56,7 +61,7 @@ JAVA_APT_PACKAGES=(default-jdk-headless gcc libc6-dev)
 # (build-image.sh --packages), for the per-account image tests.
 CUSTOM_IMAGE_ACCOUNT=AUTH_test4
 CUSTOM_IMAGE_PACKAGES=jq
-PIP_PACKAGES=(swift python-swiftclient pytest)
+PIP_PACKAGES=(swift python-swiftclient pytest hypothesis)
 
 # name|program|config|port, in start order.
 SERVERS=(
@@ -310,9 +315,38 @@ ensure_memcached() {
     die "memcached did not start"
 }
 
+# ensure_data_fs: $DATA_ROOT is an XFS file system in the sparse image
+# $DATA_IMAGE, mounted through a loop device. Made once; remounted after a
+# reboot. Whatever lay in $DATA_ROOT before (an older all-in-one's devices on
+# the host's file system) is removed: the Swift servers are restarted and the
+# accounts recreated by this same `up`.
+ensure_data_fs() {
+    if mountpoint -q "$DATA_ROOT"; then
+        [[ $(findmnt -n -o FSTYPE "$DATA_ROOT") == xfs ]] ||
+            die "$DATA_ROOT is a mount point but not XFS; unmount it first"
+        return
+    fi
+    mkdir -p "$DATA_ROOT"
+    if [[ ! -f $DATA_IMAGE ]] || ! blkid -p -n xfs "$DATA_IMAGE" >/dev/null 2>&1; then
+        log "making the devices' XFS file system: $DATA_IMAGE ($DATA_IMAGE_SIZE, sparse)"
+        rm -f "$DATA_IMAGE"
+        truncate -s "$DATA_IMAGE_SIZE" "$DATA_IMAGE"
+        mkfs.xfs -q "$DATA_IMAGE" || die "mkfs.xfs $DATA_IMAGE failed"
+    fi
+    if [[ -n $(ls -A "$DATA_ROOT") ]]; then
+        log "removing the old devices in $DATA_ROOT (they move onto XFS)"
+        stop_swift
+        find "$DATA_ROOT" -mindepth 1 -delete
+    fi
+    mount -o loop,noatime "$DATA_IMAGE" "$DATA_ROOT" ||
+        die "cannot mount $DATA_IMAGE on $DATA_ROOT (loop devices needed)"
+    log "devices on XFS: $DATA_IMAGE mounted on $DATA_ROOT"
+}
+
 prepare_dirs() {
     local dev
     mkdir -p "$RUN_DIR" "$LOG_DIR" "$CACHE_DIR/recon" "$HOST_ROOT" "$SWIFT_DIR/object-server"
+    ensure_data_fs
     while read -r dev; do
         mkdir -p "$DATA_ROOT/$dev"
     done < <(ring_devices)
