@@ -7,6 +7,20 @@ and the first output byte, and returns a ``StorletResult`` whose body is an
 slow storlet never blocks the server's other requests; after the last byte it
 reads the daemon's verdict and raises if the storlet failed, so a failure
 after the first byte aborts the response instead of ending it cleanly.
+
+Every input reaches the sandbox as a pipe, never as a file: an iterator body
+is written into it by ``_feed``, and an object's data file (an input with
+``fd``, on an object server) is spliced into it by ``_pump``, only the
+requested window ``[start, end)``. A descriptor of the data file itself would
+tell the storlet more than the API does: Swift's on-disk metadata through
+``fgetxattr`` (user metadata already removed by a POST, ``X-Delete-At``,
+crypto values), the host path through ``/proc/self/fd``, the inode, and the
+file's size and bytes outside an ``X-Storlet-Range``. A pipe tells nothing
+but the bytes put into it. ``os.splice`` moves the bytes from the page cache
+to the pipe inside the kernel, so this costs no copy in user space; both
+feeders are green threads (non-blocking pipe, ``trampoline``). As with
+Swift's own reads of the file, a read that misses the page cache blocks this
+process while the disk answers.
 """
 import fcntl
 import json
@@ -78,6 +92,41 @@ def _feed(fd, body, timeout):
         close = getattr(body, 'close', None)
         if close:
             close()
+
+
+def _pump(fd, src, start, end, timeout):
+    """Splice bytes ``[start, end)`` of the file ``src`` into the
+    non-blocking pipe ``fd`` (green); close both at the end.
+
+    ``start`` None: from 0; ``end`` None: to the file's end. Returns None,
+    or the exception that broke the read (an I/O error, a file shorter
+    than the window): the call must then fail even though the storlet saw
+    a clean end of file. A storlet that stops reading is not an error.
+    """
+    offset = start or 0
+    try:
+        if end is None:
+            end = os.fstat(src).st_size
+        while offset < end:
+            try:
+                moved = os.splice(src, fd, min(end - offset, _PIPE_SIZE),
+                                  offset_src=offset,
+                                  flags=os.SPLICE_F_NONBLOCK)
+            except BlockingIOError:
+                trampoline(fd, write=True, timeout=timeout,
+                           timeout_exc=_timeout('input', timeout))
+                continue
+            if not moved:
+                raise EOFError('object data ended at byte %d of %d'
+                               % (offset, end))
+            offset += moved
+    except (BrokenPipeError, StorletTimeout):
+        pass  # the storlet stopped reading; its verdict says whether it cared
+    except Exception as err:
+        return err
+    finally:
+        os.close(fd)
+        os.close(src)
 
 
 def _verdict(conn, timeout):
@@ -171,18 +220,19 @@ def execute(daemon_socket, invocation, execution_path, timeout):
         remote += [out_w, md_w]
         input_fds, described, bodies = [], [], []
         for inp in invocation.inputs:
-            if inp.fd is not None:
-                fd = inp.fd
-                inp.fd = None   # ours now
-            else:
-                fd, w = _pipe()
-                os.set_blocking(w, False)
-                bodies.append((w, inp.body))
-                local.append(w)
+            fd, w = _pipe()
             remote.append(fd)
+            local.append(w)
+            os.set_blocking(w, False)
+            if inp.fd is not None:
+                # The data file stays here: the pipe gets its window only.
+                src, inp.fd = inp.fd, None   # ours now
+                local.append(src)
+                bodies.append((w, (_pump, src, inp.start, inp.end)))
+            else:
+                bodies.append((w, (_feed, inp.body)))
             input_fds.append(fd)
-            described.append({'metadata': inp.metadata,
-                              'start': inp.start, 'end': inp.end})
+            described.append({'metadata': inp.metadata})
         params = dict(invocation.params)
         params['storlet_execution_path'] = execution_path
         fds = [input_fds[0], out_w, md_w, log_file.fileno()] + input_fds[1:]
@@ -193,9 +243,14 @@ def execute(daemon_socket, invocation, execution_path, timeout):
             'fds': roles}, fds, deadline)
         channel.close_all(remote)
         remote = []
-        for w, body in bodies:
+        for w, (feed, *source) in bodies:
             local.remove(w)
-            feeders.append(eventlet.spawn(_feed, w, body, timeout))
+            if feed is _pump:
+                local.remove(source[0])
+            feeders.append(eventlet.spawn(feed, w, *source, timeout))
+        # Let them start: a green thread killed before it ran would never
+        # close the descriptors it owns.
+        eventlet.sleep(0)
         os.set_blocking(md_r, False)
         os.set_blocking(out_r, False)
         metadata = _read_metadata(conn, md_r, timeout)

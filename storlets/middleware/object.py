@@ -3,10 +3,13 @@
 For a GET carrying ``X-Run-Storlet`` (and the storlet metadata the proxy
 attached), the object server's own response is obtained first, so Swift
 does every check (existence, conditionals, expiry). Its open data file is then
-handed to the sandbox as a descriptor: the object's bytes never pass through
-this process. The handler declines (returns the raw object, unmarked) when
+handed to the gateway, which splices the requested bytes of it into the
+sandbox's input pipe (storlets/gateway/execution.py: the sandbox never gets
+the file itself): the object's bytes never pass through this process's
+memory. The handler declines (returns the raw object, unmarked) when
 the storlet must run on the proxy: SLO manifests, symlinks, EC fragments,
-multi-range requests, extra resources or an explicit run-on-proxy request.
+multi-range requests, encrypted objects (any crypto sysmeta), extra resources
+or an explicit run-on-proxy request.
 """
 import os
 
@@ -14,23 +17,37 @@ from swift.common.http import is_success
 from swift.common.swob import (
     HTTPMethodNotAllowed, HTTPRequestedRangeNotSatisfiable)
 
-from storlets.errors import StorletError, StorletTimeout
+from storlets.errors import StorletError
 from storlets.gateway.invocation import Invocation, StorletInput, StorletRef
 from storlets.middleware import request as parse
 from storlets.middleware.framing import FRAMED_HEADER, frame
 from storlets.middleware.handler import Handler
 from storlets.middleware.metrics import InvocationMetrics
 from storlets.middleware.response import (
-    apply_result, check_output_metadata, mark_failure)
+    apply_result, mark_failure, output_headers)
 from storlets.middleware.streams import close
 
 #: Responses the storlet must not see raw here: SLO and DLO manifests (the
 #: storlet must see the assembled object), symlinks (the target), EC
-#: fragments and encrypted objects (ciphertext). The proxy runs those.
+#: fragments and encrypted objects (ciphertext, see DECLINE_HEADER_PREFIXES).
+#: The proxy runs those.
 DECLINE_RESPONSE_HEADERS = ('X-Static-Large-Object', 'X-Object-Manifest',
                             'X-Object-Sysmeta-Symlink-Target',
-                            'X-Object-Sysmeta-Ec-Frag-Index',
-                            'X-Object-Sysmeta-Crypto-Body-Meta')
+                            'X-Object-Sysmeta-Ec-Frag-Index')
+#: Any header with one of these prefixes marks an object written through
+#: the encryption middleware: not only its body (``...-Crypto-Body-Meta``,
+#: absent on a zero-byte object) but its metadata may be encrypted, and only
+#: the proxy's decrypter turns them into what the API shows.
+DECLINE_HEADER_PREFIXES = ('x-object-sysmeta-crypto-',
+                           'x-object-transient-sysmeta-crypto-')
+
+
+def runs_on_proxy(headers):
+    """True if the object server's response ``headers`` say the object
+    must reach the storlet through the proxy (see DECLINE_*)."""
+    return any(h in headers for h in DECLINE_RESPONSE_HEADERS) or any(
+        name.lower().startswith(DECLINE_HEADER_PREFIXES)
+        for name in headers.keys())
 
 
 def data_file_descriptor(app_iter):
@@ -67,8 +84,7 @@ class ObjectHandler(Handler):
             return req.get_response(self.app)
         params = parse.parse_parameters(req.params, req.headers)
         resp = req.get_response(self.app)
-        if not is_success(resp.status_int) or any(
-                h in resp.headers for h in DECLINE_RESPONSE_HEADERS):
+        if not is_success(resp.status_int) or runs_on_proxy(resp.headers):
             return resp
         fd = data_file_descriptor(resp.app_iter)
         if fd is None:
@@ -96,15 +112,14 @@ class ObjectHandler(Handler):
         try:
             result = self.gateway.invoke(invocation, self.code_source)
             try:
-                check_output_metadata(result.metadata)
+                headers = output_headers(result.metadata)
             except StorletError:
                 close(result.body)
                 raise
         except StorletError as err:
             metrics.failed(err)
             self.logger.warning('storlet %s failed: %s', storlet_name, err)
-            return mark_failure(resp, 'timeout' if isinstance(
-                err, StorletTimeout) else 'failed')
+            return mark_failure(resp, err.failure_kind)
         finally:
             for inp in invocation.inputs:
                 if inp.fd is not None:   # not consumed by the gateway
@@ -114,6 +129,6 @@ class ObjectHandler(Handler):
         size = resp.content_length or 0
         result.body = frame(metrics.started_output(
             result, (end - start) if start is not None else size))
-        apply_result(resp, result, 'object', input_range)
+        apply_result(resp, result, headers, 'object', input_range)
         resp.headers[FRAMED_HEADER] = '1'
         return resp
