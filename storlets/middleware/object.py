@@ -17,14 +17,14 @@ from swift.common.http import is_success
 from swift.common.swob import (
     HTTPMethodNotAllowed, HTTPRequestedRangeNotSatisfiable)
 
-from storlets.errors import StorletError
+from storlets.errors import StorletError, StorletTimeout
 from storlets.gateway.invocation import Invocation, StorletInput, StorletRef
 from storlets.middleware import request as parse
 from storlets.middleware.framing import FRAMED_HEADER, frame
 from storlets.middleware.handler import Handler
 from storlets.middleware.metrics import InvocationMetrics
 from storlets.middleware.response import (
-    apply_result, mark_failure, output_headers)
+    apply_result, check_output_metadata, mark_failure)
 from storlets.middleware.streams import close
 
 #: Responses the storlet must not see raw here: SLO and DLO manifests (the
@@ -112,14 +112,15 @@ class ObjectHandler(Handler):
         try:
             result = self.gateway.invoke(invocation, self.code_source)
             try:
-                headers = output_headers(result.metadata)
+                check_output_metadata(result.metadata)
             except StorletError:
                 close(result.body)
                 raise
         except StorletError as err:
             metrics.failed(err)
             self.logger.warning('storlet %s failed: %s', storlet_name, err)
-            return mark_failure(resp, err.failure_kind)
+            return mark_failure(resp, 'timeout' if isinstance(
+                err, StorletTimeout) else 'failed')
         finally:
             for inp in invocation.inputs:
                 if inp.fd is not None:   # not consumed by the gateway
@@ -129,6 +130,6 @@ class ObjectHandler(Handler):
         size = resp.content_length or 0
         result.body = frame(metrics.started_output(
             result, (end - start) if start is not None else size))
-        apply_result(resp, result, headers, 'object', input_range)
+        apply_result(resp, result, 'object', input_range)
         resp.headers[FRAMED_HEADER] = '1'
         return resp
