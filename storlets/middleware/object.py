@@ -24,7 +24,7 @@ from storlets.middleware.framing import FRAMED_HEADER, frame
 from storlets.middleware.handler import Handler
 from storlets.middleware.metrics import InvocationMetrics
 from storlets.middleware.response import (
-    apply_result, check_output_metadata, mark_failure)
+    apply_result, mark_failure, output_headers)
 from storlets.middleware.streams import close
 
 #: Responses the storlet must not see raw here: SLO and DLO manifests (the
@@ -112,7 +112,7 @@ class ObjectHandler(Handler):
         try:
             result = self.gateway.invoke(invocation, self.code_source)
             try:
-                check_output_metadata(result.metadata)
+                headers = output_headers(result.metadata)
             except StorletError:
                 close(result.body)
                 raise
@@ -130,6 +130,6 @@ class ObjectHandler(Handler):
         size = resp.content_length or 0
         result.body = frame(metrics.started_output(
             result, (end - start) if start is not None else size))
-        apply_result(resp, result, 'object', input_range)
+        apply_result(resp, result, headers, 'object', input_range)
         resp.headers[FRAMED_HEADER] = '1'
         return resp

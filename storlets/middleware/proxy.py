@@ -17,6 +17,7 @@ user, through the same flow) whose output is PUT to the destination.
 """
 from urllib.parse import quote
 
+from swift.common.header_key_dict import HeaderKeyDict
 from swift.common.http import is_success
 from swift.common.swob import (
     HTTPException, HTTPInternalServerError, HTTPMethodNotAllowed,
@@ -37,7 +38,7 @@ from storlets.middleware.framing import FRAMED_HEADER, Unframe
 from storlets.middleware.handler import Handler
 from storlets.middleware.metrics import InvocationMetrics
 from storlets.middleware.response import (
-    STALE_HEADERS, apply_result, check_output_metadata, wrap_body)
+    STALE_HEADERS, apply_result, output_headers, wrap_body)
 from storlets.middleware.streams import (
     InputReader, OutputReader, Prefetched, close, slice_stream)
 
@@ -108,6 +109,8 @@ class ProxyHandler(Handler):
                          self.config.storlet_dependency):
             raise parse.bad_request(
                 'storlet ACL update cannot be a storlet container')
+        for name in ('X-Storlet-Container-Read', 'X-Storlet-Name'):
+            parse.header_text(req.headers, name)    # 400 unless UTF-8
         user = req.headers.get('X-Storlet-Container-Read', '').strip()
         storlet = req.headers.get('X-Storlet-Name', '').strip()
         problem = acl.validate_acl_request(user, storlet)
@@ -273,8 +276,8 @@ class ProxyHandler(Handler):
             raise
         try:
             result = self.invoke(req, account, storlet, params, inputs)
+            headers = self.output_headers(result, storlet.name)
             try:
-                check_output_metadata(result.metadata)
                 result.body = Prefetched(result.body, PREFETCH_BYTES)
             except StorletError:
                 close(result.body)
@@ -282,7 +285,7 @@ class ProxyHandler(Handler):
         except StorletError as err:
             return storlet_failure(err, put=copy_source)
         out = Response(request=req, headers=dict(resp.headers))
-        return apply_result(out, result, 'proxy', input_range)
+        return apply_result(out, result, headers, 'proxy', input_range)
 
     @staticmethod
     def _slice(resp, storlet_range):
@@ -366,6 +369,16 @@ class ProxyHandler(Handler):
         result.body = metrics.started_output(result)
         return result
 
+    def output_headers(self, result, storlet_name):
+        """The result's ``output_headers``; a refusal ends the call (its
+        body is closed), is logged with the reason and raised."""
+        try:
+            return output_headers(result.metadata)
+        except StorletError as err:
+            close(result.body)
+            self.logger.warning('storlet %s failed: %s', storlet_name, err)
+            raise
+
     # -- PUT ---------------------------------------------------------------------
 
     def handle_put(self, req, account, container, obj, storlet_name):
@@ -378,18 +391,21 @@ class ProxyHandler(Handler):
         inputs += self.fetch_extra_resources(req, account, extras)
         try:
             result = self.invoke(req, account, storlet, params, inputs)
+            output = self.output_headers(result, storlet.name)
         except StorletError as err:
             return storlet_failure(err, put=True)
-        headers = self._put_headers(req.headers, {}, result.metadata)
+        headers = self._put_headers(req.headers, output)
         return self._put_output(req, req.path, headers, result)
 
-    def _put_headers(self, client_headers, source_meta, metadata):
-        headers = {k: v for k, v in client_headers.items()
-                   if not k.lower().startswith(('x-storlet-',
-                                                parse.STORLET_META_PREFIX))
-                   and k not in PUT_DROP_HEADERS}
-        headers.update(source_meta)
-        headers.update(parse.meta_headers(metadata))
+    def _put_headers(self, client_headers, meta):
+        """The client's PUT headers with ``meta`` (the storlet's checked
+        output headers, or a copy's source metadata) layered on top."""
+        headers = HeaderKeyDict(
+            (k, v) for k, v in client_headers.items()
+            if not k.lower().startswith(('x-storlet-',
+                                         parse.STORLET_META_PREFIX))
+            and k not in PUT_DROP_HEADERS)
+        headers.update(meta)
         return headers
 
     def _put_output(self, req, path, headers, result):
@@ -444,7 +460,7 @@ class ProxyHandler(Handler):
         source_meta = {k: v for k, v in resp.headers.items()
                        if k.lower().startswith(parse.USER_META_PREFIX)
                        or k.lower() in ('content-type', 'x-delete-at')}
-        headers = self._put_headers(req.headers, source_meta, {})
+        headers = self._put_headers(req.headers, source_meta)
         result_like = _ResponseResult(resp)
         dest_path = quote('/v1/%s/%s/%s' % ((account,) + tuple(destination)))
         out = self._put_output(req, dest_path, headers, result_like)

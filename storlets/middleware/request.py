@@ -3,11 +3,21 @@
 No I/O here. Every function raises ``swob`` HTTP exceptions with the spec's
 exact bodies, so handlers can call them and let the edge turn the exception
 into a response.
+
+Header and query values arrive as WSGI strings (the raw bytes, one char per
+byte). Values that are text to us (storlet and object names, parameters,
+copy targets, extra resources, ACL names) are decoded once, as strict UTF-8
+(then percent-decoded, as strict UTF-8 too, where Swift would): anything
+else is a ``400`` naming the header, never a 500 further on. Object user
+metadata handed to a storlet is decoded the same way (``user_metadata``),
+so a storlet sees the text a user set and, through ``output_headers``,
+writes back the same bytes.
 """
 from urllib.parse import unquote
 
 from swift.common.swob import (
-    HTTPBadRequest, HTTPForbidden, HTTPPreconditionFailed, Range)
+    HTTPBadRequest, HTTPForbidden, HTTPPreconditionFailed, Range,
+    wsgi_to_bytes, wsgi_to_str)
 
 #: Headers a client may send; every other ``X-Storlet-*`` header is internal
 #: and stripped from client requests at the proxy.
@@ -43,11 +53,32 @@ def strip_internal_headers(headers):
         del headers[name]
 
 
+def _text(value, what, quoted=False):
+    """A WSGI string ``value`` as UTF-8 text (percent-decoded first when
+    ``quoted``); 400 naming ``what`` when it is not."""
+    try:
+        text = wsgi_to_bytes(value).decode('utf-8')
+        return unquote(text, errors='strict') if quoted else text
+    except (UnicodeDecodeError, UnicodeEncodeError):
+        raise bad_request('%s is not valid UTF-8%s' % (
+            what, ' (after percent-decoding)' if quoted else ''))
+
+
+def header_text(headers, name, default=None, quoted=False):
+    """The ``name`` header decoded as UTF-8 text, ``default`` if absent."""
+    value = headers.get(name)
+    if value is None:
+        return default
+    return _text(value, '%s header' % name, quoted)
+
+
 def run_storlet_name(headers):
-    """The ``X-Run-Storlet`` value, or None when absent; 400 when empty."""
+    """The ``X-Run-Storlet`` value (a WSGI string, as Swift passes names),
+    or None when absent; 400 when empty or not UTF-8."""
     name = headers.get('X-Run-Storlet')
     if name is None:
         return None
+    header_text(headers, 'X-Run-Storlet')
     if not name.strip():
         raise bad_request('X-Run-Storlet header must name a storlet')
     return name
@@ -63,12 +94,18 @@ def check_run_on_proxy(headers):
 
 
 def parse_parameters(query_params, headers):
-    """Build the storlet's parameter map (query first, headers win)."""
-    params = dict(query_params)
+    """Build the storlet's parameter map (query first, headers win).
+
+    ``query_params`` are swob's (WSGI strings, already percent-decoded);
+    header values are percent-decoded here. Both as UTF-8 text.
+    """
+    params = {_text(key, 'Query parameter name'):
+              _text(value, 'Query parameter %s' % wsgi_to_str(key))
+              for key, value in query_params.items()}
     for name, value in headers.items():
         if not name.lower().startswith('x-storlet-parameter'):
             continue
-        decoded = unquote(value)
+        decoded = header_text(headers, name, quoted=True)
         key, sep, val = decoded.partition(':')
         if not sep:
             raise bad_request(
@@ -83,8 +120,9 @@ def parse_parameters(query_params, headers):
 
 
 def user_metadata(headers):
-    """An object's user metadata, minus the reserved ``Storlet-*`` keys."""
-    return {name[len(USER_META_PREFIX):]: value
+    """An object's user metadata, minus the reserved ``Storlet-*`` keys,
+    as text (Swift's WSGI strings decoded from UTF-8, as Swift does)."""
+    return {wsgi_to_str(name[len(USER_META_PREFIX):]): wsgi_to_str(value)
             for name, value in headers.items()
             if name.lower().startswith(USER_META_PREFIX)
             and not name.lower().startswith(STORLET_META_PREFIX)}
@@ -104,6 +142,7 @@ def parse_storlet_range(headers):
     value = headers.get('X-Storlet-Range')
     if value is None:
         return None
+    header_text(headers, 'X-Storlet-Range')
     try:
         return Range(value)
     except ValueError:
@@ -112,7 +151,7 @@ def parse_storlet_range(headers):
 
 def parse_extra_resources(headers, max_extra):
     """``X-Storlet-Extra-Resources`` as [(container, object)], in order."""
-    value = headers.get('X-Storlet-Extra-Resources')
+    value = header_text(headers, 'X-Storlet-Extra-Resources')
     if value is None:
         return []
     items = [item.strip() for item in value.split(',') if item.strip()]
@@ -136,21 +175,14 @@ def parse_extra_resources(headers, max_extra):
 
 
 def parse_copy_target(value, header):
-    """``container/object`` (leading ``/`` optional) -> (container, obj)."""
-    container, _, obj = unquote(value or '').lstrip('/').partition('/')
+    """``container/object`` (leading ``/`` optional) -> (container, obj),
+    as text; ``value`` is the WSGI string of ``header`` (percent-encoded,
+    as Swift's copy middleware reads it)."""
+    container, _, obj = _text(value or '', '%s header' % header,
+                              quoted=True).lstrip('/').partition('/')
     if not container or not obj:
         raise HTTPPreconditionFailed(
             body='%s header must be of the form <container name>/<object '
                  'name>' % header, content_type='text/plain')
     return container, obj
 
-
-def meta_headers(metadata):
-    """Storlet output metadata -> object headers (``Content-Type`` direct)."""
-    headers = {}
-    for key, value in metadata.items():
-        if key.lower() == 'content-type':
-            headers['Content-Type'] = value
-        elif not key.lower().startswith('storlet-'):
-            headers['X-Object-Meta-%s' % key] = value
-    return headers

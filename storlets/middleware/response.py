@@ -2,52 +2,98 @@
 
 Used identically on the proxy and on object servers, so a client sees the
 same headers wherever the storlet ran (spec decision 2).
+
+Output metadata
+---------------
+A storlet's output metadata is untrusted text. ``output_headers`` is the one
+place where it becomes headers, for every path: a GET (object server or
+proxy, ``apply_result``), a PUT and both forms of copy (the proxy's PUT of
+the output; a copy's metadata is that of its storlet GET). It runs in the
+middleware, right after the invocation and before any of it reaches Swift,
+rather than in the gateway: the headers are an HTTP concern, and every
+gateway (the Docker one, the unit tests' stub) goes through it. The rule is
+Swift's own for user metadata, plus what HTTP needs:
+
+* a key is a non-empty HTTP token (so ASCII, no ``:``, CR, LF, NUL, space);
+  ``Content-Type`` (any case) sets the content type; keys starting with
+  ``Storlet-`` are reserved for registered storlets and refused;
+* a value is any Unicode text without control characters (HTAB allowed)
+  and valid as UTF-8 (no lone surrogates); leading and trailing blanks are
+  dropped, as HTTP drops them from any header. It is sent as Swift sends
+  user metadata: UTF-8 bytes, as a WSGI string (``str_to_wsgi``), so a
+  later HEAD returns it exactly as if the user had set it;
+* count, name and value lengths and overall size are checked by Swift's
+  ``check_metadata`` itself, over those WSGI strings (UTF-8 bytes).
+
+Anything else is the storlet's failure (``StorletRuntimeError`` naming the
+problem): the handlers answer it as any storlet failure, store nothing, and
+no object server ever sees the headers. Keys that differ only in case name
+one header: the last one the storlet set wins.
 """
 import re
+import unicodedata
 
 from swift.common import constraints
-from swift.common.swob import Response
+from swift.common.header_key_dict import HeaderKeyDict
+from swift.common.swob import Request, Response, str_to_wsgi
 
 from storlets.errors import StorletRuntimeError
-from storlets.middleware.request import EXECUTED_HEADER, FAILURE_HEADER
+from storlets.middleware.request import (
+    EXECUTED_HEADER, FAILURE_HEADER, STORLET_META_PREFIX, USER_META_PREFIX)
 
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_BLANKS = ' \t'
+_RESERVED = STORLET_META_PREFIX[len(USER_META_PREFIX):]   # 'storlet-'
 
 #: Headers that describe the stored bytes, not the storlet's output.
 STALE_HEADERS = ('Etag', 'Content-Length', 'Accept-Ranges', 'Content-Range',
                  'Transfer-Encoding', 'Content-Encoding')
 
 
-def check_output_metadata(metadata):
-    """Refuse storlet metadata a response could not carry.
+def _refuse(message, *args):
+    raise StorletRuntimeError('Storlet output metadata refused: ' +
+                              message % args)
 
-    Keys must be HTTP header tokens and values free of control characters
-    (no header injection); count, lengths and total size must stay within
-    Swift's object metadata constraints, so every proxy can parse the
-    response. Raises ``StorletRuntimeError`` naming the problem.
+
+def _header_value(key, value):
+    """``value`` as a WSGI string, or refuse it (see the module doc)."""
+    if not isinstance(value, str):
+        _refuse('value of %r is not text', key)
+    value = value.strip(_BLANKS)
+    if any(unicodedata.category(c) == 'Cc' and c != '\t' for c in value):
+        _refuse('value of %r has control characters', key)
+    if value and not constraints.check_utf8(value):
+        _refuse('value of %r is not valid UTF-8', key)
+    return str_to_wsgi(value)
+
+
+def output_headers(metadata):
+    """A storlet's output metadata as response/object headers.
+
+    Returns a ``HeaderKeyDict`` of ``Content-Type`` and
+    ``X-Object-Meta-<key>`` headers with WSGI string values; raises
+    ``StorletRuntimeError`` naming the problem for metadata Swift would
+    refuse or HTTP could not carry (see the module docstring).
     """
-    user = {k: v for k, v in metadata.items()
-            if k.lower() != 'content-type'}
+    if not isinstance(metadata, dict):
+        _refuse('not a map of keys to values')
+    headers = HeaderKeyDict()
     for key, value in metadata.items():
-        if not _TOKEN.fullmatch(key):
-            raise StorletRuntimeError('Storlet metadata key %r is not a '
-                                      'valid header name' % key[:64])
-        if any(ord(c) < 32 and c != '\t' or ord(c) == 127 for c in value):
-            raise StorletRuntimeError('Storlet metadata value of %r has '
-                                      'control characters' % key[:64])
-    if len(user) > constraints.MAX_META_COUNT:
-        raise StorletRuntimeError('Storlet metadata has %d keys; at most %d'
-                                  % (len(user), constraints.MAX_META_COUNT))
-    size = 0
-    for key, value in user.items():
-        if len(key) > constraints.MAX_META_NAME_LENGTH or \
-                len(value) > constraints.MAX_META_VALUE_LENGTH:
-            raise StorletRuntimeError('Storlet metadata %r exceeds Swift\'s '
-                                      'name or value length' % key[:64])
-        size += len(key) + len(value)
-    if size > constraints.MAX_META_OVERALL_SIZE:
-        raise StorletRuntimeError('Storlet metadata of %d bytes exceeds %d'
-                                  % (size, constraints.MAX_META_OVERALL_SIZE))
+        if not isinstance(key, str) or not _TOKEN.fullmatch(key):
+            _refuse('key %r is not a valid header name', key[:64]
+                    if isinstance(key, str) else key)
+        if key.lower() == 'content-type':
+            headers['Content-Type'] = _header_value(key, value)
+        elif key.lower().startswith(_RESERVED):
+            _refuse('key %r is reserved (Storlet-* keys describe registered '
+                    'storlets)', key[:64])
+        else:
+            headers['X-Object-Meta-' + key] = _header_value(key[:64], value)
+    bad = constraints.check_metadata(
+        Request.blank('/', headers=dict(headers)), 'object')
+    if bad is not None:
+        _refuse('%s', bad.body.decode('utf-8', 'replace'))
+    return headers
 
 
 def wrap_body(resp, wrapper):
@@ -59,15 +105,14 @@ def wrap_body(resp, wrapper):
                     app_iter=wrapper(resp.app_iter), request=resp.request)
 
 
-def apply_result(resp, result, ran_on, input_range=None):
-    """Point ``resp`` at the storlet output; rewrite its headers."""
+def apply_result(resp, result, headers, ran_on, input_range=None):
+    """Point ``resp`` at the storlet output; rewrite its headers.
+
+    ``headers`` are the result's ``output_headers``.
+    """
     for name in STALE_HEADERS:
         resp.headers.pop(name, None)
-    for key, value in result.metadata.items():
-        if key.lower() == 'content-type':
-            resp.headers['Content-Type'] = value
-        else:
-            resp.headers['X-Object-Meta-%s' % key] = value
+    resp.headers.update(headers)
     if input_range:
         resp.headers['Storlet-Input-Range'] = input_range
     resp.headers[EXECUTED_HEADER] = ran_on
