@@ -12,14 +12,31 @@ the very next request, and in-flight calls of the old version keep theirs.
 A directory is filled under a temporary name and renamed into place, so a
 half-fetched version is never visible. Names were validated before they get
 here (``registration.check_object_name``).
+
+A call holds a shared ``flock`` on its version's directory for as long as it
+runs (``acquire``); the fetch of a new version holds its temporary directory
+exclusively. Outside the mounted tree, ``<host_root>/versions/<scope>/<key>``
+records each version's storlet name and timestamp; its mtime is the version's
+last use (touched at most every ``touch_interval`` seconds per process).
+
+Collection (``collect_scope``, run off the hot path by the gateway) removes
+a version that no call holds once it is superseded (a newer version of the
+same storlet name is cached), or unused for ``ttl`` seconds (a deleted
+storlet: the node never learns of the deletion), and then the least
+recently used ones beyond ``max_versions`` or ``max_bytes`` per scope; also
+temporary directories that no fetch holds (a crashed fetch). A version is
+removed under its exclusive lock by renaming it into ``<host_root>/trash``,
+so several processes may collect at once; the trash is emptied afterwards.
 """
 import hashlib
 import json
 import os
 import shutil
+import time
 import uuid
 
 from storlets.errors import StorletCodeError
+from storlets.gateway import locks
 from storlets.gateway.registration import check_object_name, dependency_mode
 
 
@@ -32,16 +49,68 @@ def version_key(storlet):
     return hashlib.sha256(ident.encode('utf-8')).hexdigest()[:20]
 
 
+#: A temporary directory younger than this is a fetch in progress.
+TMP_MIN_AGE = 60.0
+
+
 class CodeCache:
 
-    def __init__(self, root, owner=None):
+    def __init__(self, root, owner=None, touch_interval=5.0):
         #: ``<host_root>/cache``
         self.root = root
         #: (uid, gid) that must own the files, or None to leave them as-is
         self.owner = owner
+        host_root = os.path.dirname(root)
+        #: ``<host_root>/versions``: name, timestamp and last use of each key
+        self.versions_root = os.path.join(host_root, 'versions')
+        #: ``<host_root>/trash``: what collection removes, before deletion
+        self.trash = os.path.join(host_root, 'trash')
+        self.touch_interval = touch_interval
+        self._touched = {}
 
     def scope_dir(self, scope):
         return os.path.join(self.root, scope)
+
+    def version_file(self, scope, key):
+        return os.path.join(self.versions_root, scope, key)
+
+    def acquire(self, scope, account, storlet, source, timeout=10.0):
+        """Cache this storlet version and lock it for one call.
+
+        Returns ``(key, held)``: ``held`` keeps the collector off the
+        version until it is released (when the call's result is closed).
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            key = self.ensure(scope, account, storlet, source)
+            held = locks.acquire(os.path.join(self.scope_dir(scope), key),
+                                 timeout=max(0.0, deadline - time.monotonic()),
+                                 create=False)
+            if held is not None:
+                self._touch(scope, key, storlet)
+                return key, held
+            if time.monotonic() >= deadline:
+                raise StorletCodeError('Storlet code of %s stayed locked for '
+                                       '%ss' % (storlet.name, timeout))
+            # removed by the collector meanwhile: fetch it again
+
+    def _touch(self, scope, key, storlet):
+        now = time.monotonic()
+        if now - self._touched.get((scope, key), -1e9) < self.touch_interval:
+            return
+        self._touched[(scope, key)] = now
+        path = self.version_file(scope, key)
+        try:
+            os.utime(path)
+            return
+        except FileNotFoundError:
+            pass
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = '%s.%s' % (path, uuid.uuid4().hex[:8])
+        with open(tmp, 'w') as f:
+            json.dump({'name': storlet.name, 'timestamp': storlet.timestamp,
+                       'created': time.time()}, f)
+        os.rename(tmp, path)
 
     def ensure(self, scope, account, storlet, source):
         """Make sure this storlet version is cached; return its key."""
@@ -53,7 +122,13 @@ class CodeCache:
         tmp = os.path.join(self.scope_dir(scope),
                            '.tmp-%s-%s' % (key, uuid.uuid4().hex[:8]))
         os.mkdir(tmp, 0o755)
+        # held while fetching: the collector leaves a live fetch alone
+        fetching = locks.acquire(tmp, exclusive=True, timeout=0,
+                                 create=False)
         try:
+            if fetching is None:
+                raise StorletCodeError('Cannot cache %s: its temporary '
+                                       'directory was removed' % storlet.name)
             self._fetch(source, account, 'storlet', storlet.name, tmp,
                         lambda headers: 0o600)
             for dep in storlet.dependencies:
@@ -65,8 +140,160 @@ class CodeCache:
                 if not os.path.isdir(final):   # lost a race: fine
                     raise
         finally:
+            if fetching is not None:
+                fetching.release()
             shutil.rmtree(tmp, ignore_errors=True)
         return key
+
+    # -- collection ---------------------------------------------------------
+
+    def scopes(self):
+        """Every scope with a cache or version directory on this node."""
+        found = set()
+        for root in (self.root, self.versions_root):
+            try:
+                found.update(os.listdir(root))
+            except FileNotFoundError:
+                pass
+        return found
+
+    def versions(self, scope):
+        """``{key: (name or None, timestamp, created, last_used)}``."""
+        try:
+            entries = os.listdir(self.scope_dir(scope))
+        except FileNotFoundError:
+            return {}
+        found = {}
+        for key in entries:
+            if key.startswith('.'):
+                continue
+            info = {}
+            path = self.version_file(scope, key)
+            try:
+                with open(path) as f:
+                    info = json.load(f)
+                last_used = os.stat(path).st_mtime
+            except (OSError, ValueError):
+                try:
+                    last_used = os.stat(
+                        os.path.join(self.scope_dir(scope), key)).st_mtime
+                except OSError:
+                    continue
+            if not isinstance(info, dict):
+                info = {}
+            found[key] = (info.get('name'), str(info.get('timestamp', '')),
+                          info.get('created', 0.0), last_used)
+        return found
+
+    def collect_scope(self, scope, ttl, max_versions=0, max_bytes=0,
+                      on_remove=None, now=None):
+        """Remove the scope's collectable versions; return their keys.
+
+        ``on_remove(key)`` runs for each while its lock is held (to stop
+        the version's daemon). Versions a call holds are never removed.
+        """
+        now = time.time() if now is None else now
+        self._collect_tmp(scope, now)
+        versions = self.versions(scope)
+        newest = {}
+        for key, (name, timestamp, created, _) in versions.items():
+            if name is not None and (name not in newest or (
+                    timestamp, created) > versions[newest[name]][1:3]):
+                newest[name] = key
+        doomed = [key for key, (name, _, _, last_used) in versions.items()
+                  if now - last_used > ttl
+                  or (name is not None and newest[name] != key)]
+        removed = [key for key in doomed
+                   if self._remove_version(scope, key, on_remove)]
+        left = sorted((v[3], key) for key, v in versions.items()
+                      if key not in removed)
+        sizes = {key: self._size(scope, key) for _, key in left} \
+            if max_bytes else {}
+        while left and (max_versions and len(left) > max_versions or
+                        max_bytes and sum(sizes.values()) > max_bytes):
+            _, key = left.pop(0)   # the least recently used
+            if self._remove_version(scope, key, on_remove):
+                removed.append(key)
+                sizes.pop(key, None)
+        return removed
+
+    def _size(self, scope, key):
+        total = 0
+        try:
+            with os.scandir(os.path.join(self.scope_dir(scope), key)) as it:
+                for entry in it:
+                    total += entry.stat(follow_symlinks=False).st_size
+        except OSError:
+            pass
+        return total
+
+    def _remove_version(self, scope, key, on_remove):
+        path = os.path.join(self.scope_dir(scope), key)
+        held = locks.acquire(path, exclusive=True, timeout=0, create=False)
+        if held is None:
+            return False          # a call uses it (or it is gone)
+        with held:
+            if on_remove:
+                on_remove(key)
+            self.to_trash(path)
+            try:
+                os.unlink(self.version_file(scope, key))
+            except FileNotFoundError:
+                pass
+        self._touched.pop((scope, key), None)
+        return True
+
+    def _collect_tmp(self, scope, now):
+        """Temporary directories of crashed fetches (nobody holds them)."""
+        try:
+            entries = os.listdir(self.scope_dir(scope))
+        except FileNotFoundError:
+            return
+        for name in entries:
+            if not name.startswith('.tmp-'):
+                continue
+            path = os.path.join(self.scope_dir(scope), name)
+            try:
+                if now - os.stat(path).st_mtime < TMP_MIN_AGE:
+                    continue
+            except OSError:
+                continue
+            held = locks.acquire(path, exclusive=True, timeout=0,
+                                 create=False)
+            if held is not None:
+                with held:
+                    self.to_trash(path)
+
+    def remove_scope(self, scope):
+        """Move a scope's whole cache away; the caller ensures that no call
+        and no sandbox of the scope exists (scope and node locks)."""
+        self.to_trash(self.scope_dir(scope))
+        self.to_trash(os.path.join(self.versions_root, scope))
+        for key in [k for k in self._touched if k[0] == scope]:
+            del self._touched[key]
+
+    def to_trash(self, path):
+        os.makedirs(self.trash, mode=0o700, exist_ok=True)
+        try:
+            os.rename(path, os.path.join(self.trash, uuid.uuid4().hex))
+        except FileNotFoundError:
+            pass
+
+    def empty_trash(self):
+        """Delete what was moved to the trash (by any process)."""
+        try:
+            entries = os.listdir(self.trash)
+        except FileNotFoundError:
+            return
+        for name in entries:
+            path = os.path.join(self.trash, name)
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                try:
+                    os.unlink(path)
+                except FileNotFoundError:
+                    pass
 
     def _fetch(self, source, account, kind, name, directory, mode_of):
         check_object_name(name, kind.title())

@@ -10,6 +10,24 @@ Host layout under ``host_root`` (default ``/var/lib/storlets``)::
 
     cache/<scope>/<key>/...   storlet code, mounted read-only at /var/lib/storlets
     run/<scope>/              sockets, mounted at /run/storlets
+    usage/<scope>             its mtime: the scope's last call (for LRU)
+    versions/<scope>/<key>    a cached version's name and last use
+    locks/.node, locks/<scope>, trash/   see ``locks`` and ``cache``
+
+Every Swift process of the node (proxies, object servers, their workers)
+shares these and dockerd. ``max_containers_per_node`` holds across all of
+them: sandboxes are counted, evicted and started under the node lock. A call
+holds its scope's lock shared (and its version's directory) from before it
+connects until its result is closed; eviction takes the victim's scope lock
+exclusively without waiting, so a sandbox with a call in flight is never
+stopped. When every other sandbox is busy, a cold start waits up to
+``BUSY_WAIT`` seconds for one to become idle, then fails with
+``SandboxBusy`` (a ``503`` with ``Retry-After``).
+
+At most every ``cache_collect_interval`` seconds (node-wide), an invocation
+spawns the collector in a green thread: cached versions (see ``cache``),
+then, under the node lock, the directories of scopes without a running
+sandbox, unused for ``cache_ttl`` seconds and not locked by a call.
 
 ``scope`` is a hash of the whole account name, so two accounts never share a
 sandbox, a cache or a socket.
@@ -24,8 +42,8 @@ import docker.errors
 import eventlet
 from docker.types import Mount
 
-from storlets.errors import SandboxError, StorletRuntimeError
-from storlets.gateway import execution
+from storlets.errors import SandboxBusy, SandboxError, StorletRuntimeError
+from storlets.gateway import execution, locks
 from storlets.gateway.base import Gateway
 from storlets.gateway.cache import CodeCache
 from storlets.sbus import channel
@@ -35,6 +53,9 @@ SANDBOX_RUN_DIR = '/run/storlets'
 SANDBOX_CODE_DIR = '/var/lib/storlets'
 LABEL = 'managed_by'
 LABEL_VALUE = 'storlets'
+#: Seconds a cold start waits for a sandbox to become evictable when the
+#: node is full of busy ones, before it fails with ``SandboxBusy``.
+BUSY_WAIT = 2.0
 
 
 def scope_of(account):
@@ -50,7 +71,7 @@ def container_name(scope):
 ACCOUNT_OPTIONS = ('sandbox_image', 'sandbox_idle_timeout',
                    'container_mem_limit', 'container_pids_limit',
                    'container_cpus', 'container_tmpfs_size',
-                   'max_java_daemons', 'java_threads')
+                   'max_java_daemons', 'java_threads', 'max_scratch_mb')
 
 
 @dataclass(frozen=True)
@@ -71,15 +92,24 @@ class DockerGatewayConfig:
     container_pids_limit: int = 256
     container_cpus: float = 1.0
     container_tmpfs_size: str = '64m'
+    #: MiB a call's scratch directory (in the tmpfs /tmp) may hold; 0: not
+    #: measured (the tmpfs size still bounds the sandbox)
+    max_scratch_mb: int = 32
     max_java_daemons: int = 4
     java_threads: int = 16
+    cache_ttl: float = 600.0
+    cache_collect_interval: float = 60.0
+    cache_max_versions: int = 50
+    cache_max_mb: int = 1024
 
     OPTIONS = ('host_root', 'sandbox_image', 'storlet_timeout',
                'sandbox_start_timeout', 'sandbox_idle_timeout',
                'max_containers_per_node', 'sandbox_user',
                'container_mem_limit', 'container_pids_limit',
-               'container_cpus', 'container_tmpfs_size',
-               'max_java_daemons', 'java_threads')
+               'container_cpus', 'container_tmpfs_size', 'max_scratch_mb',
+               'max_java_daemons', 'java_threads', 'cache_ttl',
+               'cache_collect_interval', 'cache_max_versions',
+               'cache_max_mb')
 
     @classmethod
     def from_conf(cls, conf):
@@ -95,9 +125,17 @@ class DockerGatewayConfig:
             raise ValueError('gateway timeouts must be positive')
         if config.container_pids_limit <= 0 or config.container_cpus <= 0:
             raise ValueError('container limits must be positive')
+        if config.max_scratch_mb < 0:
+            raise ValueError('max_scratch_mb must be >= 0')
         if config.max_java_daemons < 0 or config.java_threads < 1:
             raise ValueError('max_java_daemons must be >= 0 and '
                              'java_threads >= 1')
+        if config.cache_ttl <= 0 or config.cache_collect_interval <= 0:
+            raise ValueError('cache_ttl and cache_collect_interval must be '
+                             'positive')
+        if config.cache_max_versions < 0 or config.cache_max_mb < 0:
+            raise ValueError('cache_max_versions and cache_max_mb must be '
+                             '>= 0')
         return config
 
     def for_account(self, overrides):
@@ -155,7 +193,10 @@ def container_run_kwargs(conf, scope):
         command=['--daemon-idle-timeout', str(conf.sandbox_idle_timeout),
                  '--idle-timeout', str(min(30.0, conf.sandbox_idle_timeout)),
                  '--max-java-daemons', str(conf.max_java_daemons),
-                 '--java-threads', str(conf.java_threads)],
+                 '--java-threads', str(conf.java_threads),
+                 # each call's private scratch directory, removed after it
+                 '--scratch-root', '/tmp', '--max-scratch-size',
+                 str(conf.max_scratch_mb * 1024 * 1024)],
     )
 
 
@@ -173,9 +214,12 @@ class DockerStorletGateway(Gateway):
         uid_gid = self.config.uid_gid
         self.cache = CodeCache(
             os.path.join(self.config.host_root, 'cache'),
-            owner=uid_gid if os.geteuid() == 0 else None)
+            owner=uid_gid if os.geteuid() == 0 else None,
+            touch_interval=min(5.0, self.config.cache_ttl / 4))
         self._client = docker_client
         self._last_touch = {}
+        self._next_collection = 0.0
+        self._collector = None
 
     @property
     def client(self):
@@ -195,6 +239,15 @@ class DockerStorletGateway(Gateway):
     def config_for(self, account):
         return self.account_configs.get(account, self.config)
 
+    def lock_file(self, scope):
+        return os.path.join(self.config.host_root, 'locks', scope)
+
+    def node_lock(self, timeout):
+        """The node-wide lock (a ``Held``), or None after ``timeout``."""
+        return locks.acquire(
+            os.path.join(self.config.host_root, 'locks', '.node'),
+            exclusive=True, timeout=timeout)
+
     # -- invocation ---------------------------------------------------------
 
     def invoke(self, invocation, code_source):
@@ -203,9 +256,29 @@ class DockerStorletGateway(Gateway):
         if storlet.language not in ('python', 'java'):
             raise StorletRuntimeError(
                 'Unsupported storlet language: %s' % storlet.language)
-        key = self.cache.ensure(scope, invocation.account, storlet,
-                                code_source)
-        self._mark_used(scope)
+        self._maybe_collect()
+        # The scope first, then the version: the order every locker keeps.
+        in_flight = locks.acquire(self.lock_file(scope),
+                                  timeout=self.config.sandbox_start_timeout)
+        if in_flight is None:
+            raise SandboxError('The sandbox stayed locked for %ss'
+                               % self.config.sandbox_start_timeout)
+        held = [in_flight]
+        try:
+            self._mark_used(scope)
+            key, version = self.cache.acquire(
+                scope, invocation.account, storlet, code_source,
+                timeout=self.config.sandbox_start_timeout)
+            held.append(version)
+            result = self._execute(invocation, scope, key, storlet)
+        except BaseException:
+            for lock in held:
+                lock.release()
+            raise
+        result.body = InFlight(result.body, held)
+        return result
+
+    def _execute(self, invocation, scope, key, storlet):
         socket_path = os.path.join(self.run_dir(scope), 'd-%s.sock' % key)
         exec_path = '%s/%s' % (SANDBOX_CODE_DIR, key)
         timeout = self.config.storlet_timeout
@@ -264,6 +337,8 @@ class DockerStorletGateway(Gateway):
         Containers are auto-removed when their factory exits (idle), so a
         start may race with a removal or with another worker starting the
         same sandbox: both are retried until ``sandbox_start_timeout``.
+        A node full of busy sandboxes is retried for ``BUSY_WAIT`` seconds,
+        then ``SandboxBusy`` is raised.
         """
         scope = scope_of(account)
         conf = self.config_for(account)
@@ -271,20 +346,35 @@ class DockerStorletGateway(Gateway):
         if self._ping(factory):
             return
         name = container_name(scope)
-        deadline = time.monotonic() + conf.sandbox_start_timeout
-        started = False
+        start = time.monotonic()
+        deadline = start + conf.sandbox_start_timeout
+        busy_deadline = start + min(BUSY_WAIT, conf.sandbox_start_timeout)
+        started, busy = False, None
         while time.monotonic() < deadline:
             if not started:
-                started = self._try_start(conf, scope)
+                try:
+                    started = self._try_start(conf, scope, deadline)
+                    busy = None
+                except SandboxBusy as err:
+                    if time.monotonic() >= busy_deadline:
+                        raise
+                    busy = err
+                    eventlet.sleep(0.2)
+                    continue
             if self._ping(factory):
                 return
             eventlet.sleep(0.02)
+        if busy is not None:
+            raise busy
         raise SandboxError('Sandbox %s did not start within %ss'
                            % (name, conf.sandbox_start_timeout))
 
-    def _try_start(self, conf, scope):
+    def _try_start(self, conf, scope, deadline):
         """One attempt to run the scope's container; True once it runs."""
         name = container_name(scope)
+        node = self.node_lock(max(0.0, deadline - time.monotonic()))
+        if node is None:
+            return False          # others are starting sandboxes: retry
         try:
             try:
                 old = self.client.containers.get(name)
@@ -308,30 +398,47 @@ class DockerStorletGateway(Gateway):
                                % (name, err.explanation or err))
         except docker.errors.DockerException as err:
             raise SandboxError('Cannot start sandbox %s: %s' % (name, err))
+        finally:
+            node.release()
+
+    def _running(self):
+        return self.client.containers.list(
+            filters={'label': '%s=%s' % (LABEL, LABEL_VALUE)})
 
     def _make_room(self, conf, scope):
-        """Enforce ``max_containers_per_node``: stop the least recently
-        used sandboxes of other accounts until there is room for one."""
+        """Enforce ``max_containers_per_node`` (under the node lock): stop
+        the least recently used idle sandboxes of other accounts until there
+        is room for one; raise ``SandboxBusy`` if too few are idle."""
         limit = self.config.max_containers_per_node
         if limit <= 0:
             return
-        running = self.client.containers.list(
-            filters={'label': '%s=%s' % (LABEL, LABEL_VALUE)})
-        others = [c for c in running
+        others = [c for c in self._running()
                   if c.labels.get('storlets.scope') != scope]
         excess = len(others) + 1 - limit
         if excess <= 0:
             return
         others.sort(key=lambda c: self._last_used(
             c.labels.get('storlets.scope', '')))
-        for victim in others[:excess]:
-            if self.logger:
-                self.logger.info('stopping sandbox %s: at most %d per node',
-                                 victim.name, limit)
-            try:
-                victim.remove(force=True)
-            except docker.errors.NotFound:
-                pass
+        for victim in others:
+            if excess <= 0:
+                return
+            victim_scope = victim.labels.get('storlets.scope', '')
+            idle = locks.acquire(self.lock_file(victim_scope),
+                                 exclusive=True, timeout=0)
+            if idle is None:
+                continue          # a call in flight: never stopped
+            with idle:
+                if self.logger:
+                    self.logger.info('stopping sandbox %s: at most %d per '
+                                     'node', victim.name, limit)
+                try:
+                    victim.remove(force=True)
+                except docker.errors.NotFound:
+                    pass
+            excess -= 1
+        if excess > 0:
+            raise SandboxBusy('This node has too many active sandboxes '
+                              '(max_containers_per_node = %d)' % limit)
 
     def _last_used(self, scope):
         try:
@@ -354,3 +461,127 @@ class DockerStorletGateway(Gateway):
             return channel.call(path, {'cmd': 'ping'}, timeout=2).get('ok')
         except (OSError, TimeoutError, ProtocolError):
             return False
+
+    # -- collection -------------------------------------------------------------
+
+    def _maybe_collect(self):
+        """Spawn the collector if it is due (cheap: one clock read)."""
+        now = time.monotonic()
+        if now < self._next_collection:
+            return
+        self._next_collection = now + self.config.cache_collect_interval
+        if self._collector is None or self._collector.dead:
+            self._collector = eventlet.spawn(self._collect_if_due)
+
+    def _collect_if_due(self):
+        """Collect unless another process of the node did it recently."""
+        stamp = os.path.join(self.config.host_root, 'locks', '.collected')
+        try:
+            if time.time() - os.stat(stamp).st_mtime < \
+                    self.config.cache_collect_interval:
+                return
+            os.utime(stamp)
+        except FileNotFoundError:
+            os.makedirs(os.path.dirname(stamp), exist_ok=True)
+            open(stamp, 'a').close()
+        try:
+            self.collect()
+        except Exception:
+            if self.logger:
+                self.logger.exception('storlet code cache collection failed')
+
+    def collect(self):
+        """Remove collectable code versions, then what is left of scopes
+        whose sandbox is gone (see the module docstring)."""
+        conf = self.config
+        for scope in self.cache.scopes():
+            removed = self.cache.collect_scope(
+                scope, conf.cache_ttl, conf.cache_max_versions,
+                conf.cache_max_mb * 1024 * 1024,
+                on_remove=lambda key, scope=scope: self._stop_daemon(
+                    scope, key))
+            if removed and self.logger:
+                self.logger.info('storlet code cache: removed %d versions '
+                                 'of scope %s', len(removed), scope)
+        self._collect_scopes()
+        self.cache.empty_trash()
+
+    def _stop_daemon(self, scope, key):
+        """Stop a removed version's daemon (idle: its lock is ours)."""
+        factory = os.path.join(self.run_dir(scope), 'factory.sock')
+        if not os.path.exists(factory):
+            return
+        try:
+            channel.call(factory, {'cmd': 'stop_daemon', 'key': key},
+                         timeout=2)
+        except (OSError, TimeoutError, ProtocolError):
+            pass   # no sandbox: no daemon
+
+    def _collect_scopes(self):
+        root = self.config.host_root
+        scopes = set(self.cache.scopes())
+        for sub in ('run', 'usage', 'locks'):
+            try:
+                scopes.update(n for n in os.listdir(os.path.join(root, sub))
+                              if not n.startswith('.'))
+            except FileNotFoundError:
+                pass
+        now = time.time()
+        stale = [s for s in scopes
+                 if now - self._last_used(s) > self.config.cache_ttl]
+        if not stale:
+            return
+        node = self.node_lock(timeout=self.config.sandbox_start_timeout)
+        if node is None:
+            return
+        with node:
+            # Sandboxes only start under the node lock: this list holds.
+            running = {c.labels.get('storlets.scope')
+                       for c in self._running()}
+            for scope in stale:
+                if scope in running:
+                    continue
+                idle = locks.acquire(self.lock_file(scope), exclusive=True,
+                                     timeout=0)
+                if idle is None:
+                    continue
+                with idle:
+                    if now - self._last_used(scope) <= self.config.cache_ttl:
+                        continue
+                    self.cache.remove_scope(scope)
+                    self.cache.to_trash(self.run_dir(scope))
+                    for path in (self.usage_file(scope),
+                                 self.lock_file(scope)):
+                        try:
+                            os.unlink(path)
+                        except FileNotFoundError:
+                            pass
+                self._last_touch.pop(scope, None)
+                if self.logger:
+                    self.logger.info('removed the directories of scope %s '
+                                     '(no sandbox, unused)', scope)
+
+
+class InFlight:
+    """A result body that holds the call's locks until it is closed."""
+
+    def __init__(self, body, held):
+        self._body = body
+        self._iter = iter(body)
+        self._held = held
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return next(self._iter)
+
+    def close(self):
+        try:
+            close = getattr(self._body, 'close', None)
+            if close:
+                close()
+        finally:
+            held, self._held = self._held, []
+            for lock in held:
+                lock.release()

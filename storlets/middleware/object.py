@@ -17,7 +17,7 @@ from swift.common.http import is_success
 from swift.common.swob import (
     HTTPMethodNotAllowed, HTTPRequestedRangeNotSatisfiable)
 
-from storlets.errors import StorletError, StorletTimeout
+from storlets.errors import StorletError
 from storlets.gateway.invocation import Invocation, StorletInput, StorletRef
 from storlets.middleware import request as parse
 from storlets.middleware.framing import FRAMED_HEADER, frame
@@ -119,8 +119,7 @@ class ObjectHandler(Handler):
         except StorletError as err:
             metrics.failed(err)
             self.logger.warning('storlet %s failed: %s', storlet_name, err)
-            return mark_failure(resp, 'timeout' if isinstance(
-                err, StorletTimeout) else 'failed')
+            return mark_failure(resp, err.failure_kind)
         finally:
             for inp in invocation.inputs:
                 if inp.fd is not None:   # not consumed by the gateway

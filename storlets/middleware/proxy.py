@@ -29,7 +29,7 @@ from swift.common.wsgi import make_pre_authed_request, make_subrequest
 from swift.proxy.controllers.base import (
     get_account_info, get_container_info)
 
-from storlets.errors import StorletError, StorletTimeout
+from storlets.errors import SandboxBusy, StorletError
 from storlets.gateway.invocation import Invocation, StorletInput, StorletRef
 from storlets.gateway.registration import RegistrationError, check_object_name
 from storlets.middleware import acl, code_info
@@ -50,7 +50,9 @@ UNAUTHORIZED_STORLET = ('Failed to verify access to the storlet. Either the '
                         'storlet does not exist or you are not authorized to '
                         'run the storlet.')
 FAILURE_BODIES = {'timeout': 'Storlet execution timed out',
-                  'failed': 'Storlet execution failed'}
+                  'failed': 'Storlet execution failed',
+                  'busy': 'This node has too many active storlet sandboxes; '
+                          'retry later'}
 #: Headers dropped from a PUT whose body a storlet rewrote.
 PUT_DROP_HEADERS = ('Content-Length', 'Etag', 'X-Copy-From', 'Destination',
                     'Content-Encoding', 'Transfer-Encoding', 'X-Run-Storlet')
@@ -64,14 +66,17 @@ def text(exc_class, body, **kwargs):
 
 def failure_response(kind, put=False):
     """The client response for a storlet that failed before output:
-    ``kind`` is ``timeout`` or ``failed``; 503 on GET, 500 on PUT/copy."""
+    ``kind`` is ``timeout`` or ``failed`` (503 on GET, 500 on PUT/copy), or
+    ``busy`` (no sandbox could start: 503 with ``Retry-After``)."""
+    if kind == 'busy':
+        return text(HTTPServiceUnavailable, FAILURE_BODIES['busy'],
+                    headers={'Retry-After': str(SandboxBusy.retry_after)})
     status = HTTPInternalServerError if put else HTTPServiceUnavailable
     return text(status, FAILURE_BODIES.get(kind, FAILURE_BODIES['failed']))
 
 
 def storlet_failure(err, put=False):
-    return failure_response(
-        'timeout' if isinstance(err, StorletTimeout) else 'failed', put)
+    return failure_response(err.failure_kind, put)
 
 
 class ProxyHandler(Handler):
