@@ -58,10 +58,15 @@ def _text(value, what, quoted=False):
     ``quoted``); 400 naming ``what`` when it is not."""
     try:
         text = wsgi_to_bytes(value).decode('utf-8')
-        return unquote(text, errors='strict') if quoted else text
     except (UnicodeDecodeError, UnicodeEncodeError):
-        raise bad_request('%s is not valid UTF-8%s' % (
-            what, ' (after percent-decoding)' if quoted else ''))
+        raise bad_request('%s is not valid UTF-8' % what)
+    if not quoted:
+        return text
+    try:
+        return unquote(text, errors='strict')
+    except UnicodeDecodeError:
+        raise bad_request('%s is not valid UTF-8 after percent-decoding'
+                          % what)
 
 
 def header_text(headers, name, default=None, quoted=False):
