@@ -588,6 +588,11 @@ setup_account_and_demo() {
         AIO_USER=test4:tester4 AIO_KEY=testing4 swift_step \
             "creating AUTH_test4 container $c" post "$c"
     done
+    # AUTH_test2 is the account NOT enabled for storlets (the tests of a
+    # disabled account): remove a flag left by hand or by an earlier run.
+    log "AUTH_test2 (test2:tester2) stays disabled for storlets"
+    AIO_USER=test2:tester2 AIO_KEY=testing2 swift_step \
+        "disabling storlets on AUTH_test2" post -H 'X-Remove-Account-Meta-Storlet-Enabled: x'
     log "uploading the sample storlet identity.py"
     swift_step "uploading storlet identity.py" upload storlet "$SAMPLE_STORLET" \
         --object-name identity.py \

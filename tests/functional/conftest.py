@@ -1,9 +1,22 @@
-"""Fixtures for functional tests against the all-in-one."""
+"""Fixtures for functional tests against the all-in-one.
+
+Tests own the account state they depend on: ``promised_accounts`` (every
+session) makes sure AUTH_test and AUTH_test4 are as devstack/aio.sh
+promises -- storlets enabled, containers storlet, dependency and
+storletlog, test:tester3 reading AUTH_test's storlet and dependency
+containers, no account or container quota in the way -- and
+``test2_disabled`` that AUTH_test2 is not enabled for storlets. Each
+changes only what differs and puts it back afterwards, so a hand change or
+an earlier failed run cannot fail the suite, and the suite leaves an
+account as it found it.
+"""
+import contextlib
 import os
 import subprocess
 import uuid
 
 import pytest
+from swift.common.utils import config_true_value
 
 STORLETS_DIR = os.path.join(os.path.dirname(__file__), 'storlets')
 AUTH = os.environ.get('ST_AUTH', 'http://127.0.0.1:8080/auth/v1.0')
@@ -29,6 +42,110 @@ def connection(user='tester'):
     import swiftclient
     name, key = USERS[user]
     return swiftclient.Connection(AUTH, name, key, retries=0)
+
+
+def admin_in(account):
+    """A connection to ``account`` as the reseller admin (``admin:admin``),
+    who may also create accounts and set their quotas."""
+    import swiftclient
+    url, token = swiftclient.get_auth(AUTH, 'admin:admin', 'admin')
+    base = url.rsplit('/', 1)[0]
+    return swiftclient.Connection(preauthurl='%s/%s' % (base, account),
+                                  preauthtoken=token, retries=0)
+
+
+# -- account state the tests depend on ---------------------------------------
+
+ENABLED = 'X-Account-Meta-Storlet-Enabled'
+QUOTAS = {'account': ('X-Account-Meta-Quota-Bytes',
+                      'X-Account-Meta-Quota-Count'),
+          'container': ('X-Container-Meta-Quota-Bytes',
+                        'X-Container-Meta-Quota-Count')}
+#: account -> (its standard containers, {container: reader to have})
+PROMISED = {
+    'AUTH_test': (('storlet', 'dependency', 'storletlog'),
+                  {'storlet': 'test:tester3', 'dependency': 'test:tester3'}),
+    'AUTH_test4': (('storlet', 'dependency', 'storletlog'), {}),
+}
+
+
+def enabled(old):
+    return old if config_true_value(old) else 'true'
+
+
+def disabled(old):
+    return None if config_true_value(old) else old
+
+
+def absent(_old):
+    return None
+
+
+def reader(user):
+    def wanted(old):
+        entries = [e.strip() for e in (old or '').split(',') if e.strip()]
+        return old if user in entries else ','.join(entries + [user])
+    return wanted
+
+
+def _post_header(post, header, value):
+    if value is None:
+        post({'X-Remove-' + header[len('X-'):]: '1'})
+    else:
+        post({header: value})
+
+
+@contextlib.contextmanager
+def metadata_as(head, post, wanted):
+    """Within the block, each header of ``wanted`` is ``wanted[header](old
+    value or None)`` (None: absent), as seen by ``head()`` and set by
+    ``post(headers)``; afterwards the changed ones are put back."""
+    current = head()
+    changed = {}
+    for header, want in wanted.items():
+        old = current.get(header.lower())
+        new = want(old)
+        if new != old:
+            _post_header(post, header, new)
+            changed[header] = old
+    try:
+        yield changed
+    finally:
+        for header, old in changed.items():
+            _post_header(post, header, old)
+
+
+@pytest.fixture(scope='session', autouse=True)
+def promised_accounts():
+    """AUTH_test and AUTH_test4 as devstack/aio.sh promises (module doc)."""
+    with contextlib.ExitStack() as stack:
+        for account, (containers, readers) in PROMISED.items():
+            conn = admin_in(account)
+            stack.callback(conn.close)
+            wanted = dict.fromkeys(QUOTAS['account'], absent)
+            wanted[ENABLED] = enabled
+            stack.enter_context(metadata_as(conn.head_account,
+                                            conn.post_account, wanted))
+            for container in containers:
+                conn.put_container(container)
+                wanted = dict.fromkeys(QUOTAS['container'], absent)
+                if container in readers:
+                    wanted['X-Container-Read'] = reader(readers[container])
+                stack.enter_context(metadata_as(
+                    lambda c=container: conn.head_container(c),
+                    lambda headers, c=container: conn.post_container(
+                        c, headers), wanted))
+        yield
+
+
+@pytest.fixture(scope='session')
+def test2_disabled():
+    """AUTH_test2 not enabled for storlets (as before, afterwards)."""
+    conn = connection('tester2')
+    with metadata_as(conn.head_account, conn.post_account,
+                     {ENABLED: disabled}):
+        yield conn
+    conn.close()
 
 
 @pytest.fixture(scope='session')

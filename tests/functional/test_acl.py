@@ -13,33 +13,14 @@ ENTRY = '.r:storlets.tester3_identity.py'
 
 
 @pytest.fixture(scope='module')
-def tester3(conn, deployed):
-    """tester3's connection, with read access to the storlet objects.
-
-    Running a storlet needs read access to the storlet object itself (§6.1).
-    Upstream's devstack grants member users read access to the storlet
-    container; if the all-in-one does not, grant it here and restore the
-    previous ACL afterwards.
-    """
+def tester3(deployed):
+    """tester3's connection. Running a storlet needs read access to the
+    storlet object itself (§6.1): the all-in-one grants test:tester3 read
+    access to the storlet container, as upstream's devstack does, and
+    ``conftest.promised_accounts`` makes sure it does."""
     c3 = connection('tester3')
-    try:
-        c3.head_object('storlet', 'identity.py')
-        yield c3
-        return
-    except ClientException as err:
-        if err.http_status != 403:
-            raise
-    before = conn.head_container('storlet').get('x-container-read')
-    granted = ','.join(filter(None, [before, 'test:tester3']))
-    conn.post_container('storlet', {'X-Container-Read': granted})
-    try:
-        c3.head_object('storlet', 'identity.py')
-        yield c3
-    finally:
-        if before:
-            conn.post_container('storlet', {'X-Container-Read': before})
-        else:
-            conn.post_container('storlet', {'X-Remove-Container-Read': '1'})
+    yield c3
+    c3.close()
 
 
 @pytest.fixture

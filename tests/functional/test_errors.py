@@ -349,9 +349,10 @@ def request(user, method, path, headers, data=None):
 
 
 @pytest.fixture(scope='module')
-def places(conn, deployed):
-    """The table's containers: ``c`` in AUTH_test, ``c2`` in AUTH_test2."""
-    conn2 = connection('tester2')
+def places(conn, deployed, test2_disabled):
+    """The table's containers: ``c`` in AUTH_test, ``c2`` in AUTH_test2
+    (not enabled for storlets while the table runs)."""
+    conn2 = test2_disabled
     c = 'functest-errors-' + SFX
     c2 = 'functest-errors2-' + SFX
     conn.put_container(c)

@@ -9,7 +9,7 @@ import pytest
 from swiftclient import ClientException
 
 from tests.functional.conftest import (
-    STORLETS_DIR, connection, deploy, storlet_headers, swift_cli)
+    STORLETS_DIR, deploy, storlet_headers, swift_cli)
 
 
 def run(conn, container, obj, storlet, headers=None, query=None):
@@ -164,8 +164,8 @@ def test_missing_storlet_is_401(conn, deployed, container):
     assert err.value.http_status == 401
 
 
-def test_account_not_enabled_is_400():
-    conn2 = connection('tester2')
+def test_account_not_enabled_is_400(test2_disabled):
+    conn2 = test2_disabled
     name = 'functest-' + uuid.uuid4().hex[:8]
     conn2.put_container(name)
     try:

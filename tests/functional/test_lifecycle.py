@@ -7,20 +7,12 @@ the all-in-one's gateway config gives ``AUTH_idletest`` a 3 s idle timeout.
 import time
 
 import docker
-import swiftclient
 
 from storlets.gateway.docker import container_name, scope_of
-from tests.functional.conftest import AUTH, STORLETS_DIR, storlet_headers
+from tests.functional.conftest import (
+    STORLETS_DIR, admin_in, storlet_headers)
 
 MAX_CONTAINERS = 6
-
-
-def admin_in(account):
-    """A connection to ``account`` as the reseller admin."""
-    url, token = swiftclient.get_auth(AUTH, 'admin:admin', 'admin')
-    base = url.rsplit('/', 1)[0]
-    return swiftclient.Connection(preauthurl='%s/%s' % (base, account),
-                                  preauthtoken=token, retries=0)
 
 
 def prepare(account):
