@@ -294,6 +294,8 @@ storlet_timeout = 15
 # go; AUTH_idletest's sandbox stops after 3 idle seconds (lifecycle tests).
 max_containers_per_node = 6
 sandbox_start_timeout = 10
+# Collect the code cache often, so the cache tests see it within seconds.
+cache_collect_interval = 2
 
 [account:AUTH_idletest]
 sandbox_idle_timeout = 3
