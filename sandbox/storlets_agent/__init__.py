@@ -44,6 +44,8 @@ Process tree
   hygiene, logging, prctl, killing a process tree.
 * ``files.py``    StorletInputFile / StorletOutputFile / StorletLogger:
   the API a storlet sees.
+* ``scratch.py``  Per-call scratch directories: made, measured, removed,
+  and the sweep of what calls leave in ``/tmp``.
 * ``__main__.py`` the command line.
 
 Every process is a single-threaded poll loop, so every fork happens from a
@@ -64,6 +66,22 @@ Containment of a call (storlets are hostile code)
 * Worker limits: RLIMIT_CORE 0, RLIMIT_FSIZE ``--max-file-size`` (pipes,
   hence the output, are not limited).
 * A call's log (logger, stdout, stderr) is capped at ``--max-log-size``.
+* A call's descriptors tell nothing the API does not: every input is a
+  pipe the gateway fills with the requested bytes only (on an object
+  server it splices the window of the data file into it: no xattrs, no
+  host path, no size, no bytes outside an ``X-Storlet-Range``); the log is
+  a pipe to the supervisor; 0 is ``/dev/null``. ``/proc/self/mountinfo``
+  still shows Docker's overlay directories (the host's layer paths): that
+  is Docker's, not a descriptor's, and reveals no content.
+* Scratch space (``--scratch-root``, ``/tmp`` in the sandbox; scratch.py):
+  each call gets a new empty directory, its cwd, ``TMPDIR`` and ``HOME``
+  and ``params['storlet_scratch_dir']`` (Java calls: the parameter only),
+  measured while the call runs (past ``--max-scratch-size`` the call
+  fails and is killed) and removed when it ends, whatever the storlet did
+  to it (modes, depth, symlinks); what a call leaves elsewhere in ``/tmp``
+  is swept after each call. Same uid: a storlet can still reach another
+  running call's directory of the same account, and a file it writes
+  straight into ``/tmp`` counts against the tmpfs only until a call ends.
 
 Sockets (in the runtime directory, ``/run/storlets`` in the sandbox)
 ---------------------------------------------------------------------
@@ -78,7 +96,8 @@ directory (a per-account bind mount) is what controls access.
 User, files, environment
 ------------------------
 The sandbox runs as uid 10001 (no /etc/passwd entry, no capabilities, no
-network) on a read-only root file system with a tmpfs ``/tmp``. Storlet
+network) on a read-only root file system with a tmpfs ``/tmp`` (scratch
+directories, see above). Storlet
 code lives read-only in ``/var/lib/storlets/<dir>/`` (the ``path`` of
 start_daemon), which a daemon puts first on ``sys.path`` and which a
 storlet sees as ``params['storlet_execution_path']``. Nothing writes

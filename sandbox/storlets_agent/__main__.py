@@ -17,7 +17,8 @@ import argparse  # noqa: E402
 from storlets_agent.java_front import (  # noqa: E402
     DEFAULT_JAVA_THREADS, DEFAULT_MAX_JAVA_DAEMONS, JAVA, JAVA_DIR)
 from storlets_agent.process import (  # noqa: E402
-    DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_LOG_SIZE, DEFAULT_SPARES, Limits)
+    DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_LOG_SIZE, DEFAULT_MAX_SCRATCH_SIZE,
+    DEFAULT_SPARES, Limits)
 
 
 def _positive(text):
@@ -63,6 +64,19 @@ def _add_limits(parser):
         help="bytes of a call's log (logger, stdout and stderr) written to "
              'the log file; the rest is dropped after a "... log '
              'truncated" line (default: %(default)s)')
+    parser.add_argument(
+        '--scratch-root', metavar='DIR',
+        help="where each call gets a private scratch directory (its cwd, "
+             "TMPDIR and HOME, params['storlet_scratch_dir']), removed when "
+             'the call ends; anything else left in DIR is removed after each '
+             'call. The sandbox passes /tmp; without it, calls get none and '
+             'nothing is swept')
+    parser.add_argument(
+        '--max-scratch-size', type=_count, default=DEFAULT_MAX_SCRATCH_SIZE,
+        metavar='BYTES',
+        help="bytes a call's scratch directory may hold (checked every "
+             '0.2 s; each entry counts 4 KiB more): past it the call fails '
+             'and is killed; 0: not measured (default: %(default)s)')
     parser.add_argument(
         '--spares', type=_count, default=DEFAULT_SPARES, metavar='N',
         help='warm supervisor+worker pairs per daemon (2 processes each): '
@@ -154,7 +168,9 @@ def build_parser():
 def main(argv=None):
     args = build_parser().parse_args(argv)
     limits = Limits(max_file_size=args.max_file_size,
-                    max_log_size=args.max_log_size)
+                    max_log_size=args.max_log_size,
+                    scratch_root=args.scratch_root,
+                    max_scratch_size=args.max_scratch_size)
     if args.command == 'factory':
         from storlets_agent.factory import DaemonFactory
         return DaemonFactory(args.runtime_dir, idle_timeout=args.idle_timeout,

@@ -475,10 +475,8 @@ class DaemonFactory:
                 '--name=' + spec.name, '--main=' + spec.main,
                 '--path=' + spec.path,
                 '--idle-timeout=%r' % self.daemon_idle_timeout,
-                '--max-file-size=%d' % self.limits.max_file_size,
-                '--max-log-size=%d' % self.limits.max_log_size,
                 '--spares=%d' % self.spares,
-                '--ready-fd=%d' % ready_fd]
+                '--ready-fd=%d' % ready_fd] + self.limits.argv()
         unblock_signals()
         os.execve(spec.interpreter, argv, env)
 

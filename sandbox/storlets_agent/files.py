@@ -4,10 +4,12 @@ A storlet is called as ``Storlet(logger)(in_files, out_files, params)``.
 This module is the whole API it sees (contract sections 3.3 to 3.5):
 
 ``StorletInputFile``
-    Read-only, binary, streaming view of one descriptor (a pipe, or the
-    object's data file). It may be limited to the byte window
-    ``[start, end)``: the file is positioned at ``start`` when it is opened
-    and reads never go past ``end``. Iterating yields *byte chunks* of at
+    Read-only, binary, streaming view of one descriptor. The gateway
+    always hands a pipe that holds exactly the requested bytes (it never
+    hands the object's data file, see storlets/gateway/execution.py); a
+    seekable descriptor may still be limited to the byte window
+    ``[start, end)`` (``storlets test``, the agent tests): it is positioned
+    at ``start`` when it is opened and reads never go past ``end``. Iterating yields *byte chunks* of at
     most ``CHUNK_SIZE`` bytes, not lines.
 ``StorletOutputFile``
     The output data descriptor plus the metadata descriptor. Metadata must

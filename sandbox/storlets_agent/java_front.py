@@ -16,8 +16,8 @@ front passes each call on to it over a socketpair (the JVM's descriptor
 JVM receives them with ``recvmsg`` through a small JNI shim
 (``sandbox/java/jni/storlets_jni.c``), because the JDK's Unix-domain
 channels carry bytes only. The JDK's own FileInputStream/FileChannel then
-read the object file or pipe directly: no byte of data passes through this
-front, and no JVM starts per call.
+read the input pipe directly: no byte of data passes through this front,
+and no JVM starts per call.
 
 Rejected: relaying the data through the front (a copy of every byte);
 reopening ``/proc/<pid>/fd/N`` in the JVM (it re-checks the file's
@@ -44,6 +44,13 @@ Containment, and what differs from Python storlets
   messages go to the sandbox's log (``docker logs``).
 * The JVM gets an empty environment and is told where the storlet is by
   its class path (``StorletUtils.getClassFolder``).
+* Scratch space: threads share the JVM's cwd, environment and
+  ``java.io.tmpdir``, so each call's own directory (scratch.py) is only
+  ``params['storlet_scratch_dir']``, made by this front before the call
+  and removed (then ``/tmp`` swept) once the JVM says the call is done or
+  the JVM is gone; measured every ``scratch.CHECK_INTERVAL``: past
+  ``--max-scratch-size`` the gateway gets the error at once and the call
+  is cancelled as on a hang-up.
 """
 import math
 import os
@@ -55,6 +62,7 @@ import time
 
 from storlets.sbus import channel
 
+from storlets_agent import scratch
 from storlets_agent.daemon import (
     CANCEL_GRACE, DAEMON_OK, DAEMON_START_FAILED, RETIRE_GRACE,
     STRAY_KILL_TIMEOUT, StartError, _report_ready)
@@ -166,9 +174,10 @@ class FrameReader:
 class JavaCall:
     """One execute in the JVM: the connection owed its reply."""
 
-    def __init__(self, conn):
+    def __init__(self, conn, scratch_dir=None):
         self.conn = conn        # None once the gateway has hung up
         self.kill_at = None     # once cancelled: when to give up on it
+        self.scratch_dir = scratch_dir  # its own (scratch.py), or None
 
 
 def jvm_argv(java, java_dir, main, path, name, threads, max_log_size):
@@ -212,6 +221,7 @@ class JavaFront(DaemonSocket):
         self.next_id = 1
         self.exit_code = DAEMON_OK
         self.touched = 0.0
+        self.scratch_check_at = None  # next measurement of the calls' dirs
 
     # -- start
 
@@ -296,6 +306,8 @@ class JavaFront(DaemonSocket):
     def _timeout(self):
         deadlines = list(self.pending.values())
         deadlines += [c.kill_at for c in self.calls.values() if c.kill_at]
+        if self.scratch_check_at is not None:
+            deadlines.append(self.scratch_check_at)
         if self._idle():
             deadlines.append(self.last_activity + self.idle_timeout)
         if not deadlines:
@@ -304,6 +316,8 @@ class JavaFront(DaemonSocket):
 
     def _expire(self, now):
         self._expire_pending(now)
+        if self.scratch_check_at is not None and now >= self.scratch_check_at:
+            self._check_scratch()
         if any(c.kill_at is not None and c.kill_at <= now
                for c in self.calls.values()):
             log(self.who, 'a cancelled call did not end within %g s: '
@@ -328,6 +342,18 @@ class JavaFront(DaemonSocket):
                 return
             call_id = self.next_id
             self.next_id += 1
+            scratch_dir = None
+            if self.limits.scratch_root is not None:
+                try:
+                    scratch_dir = scratch.create(self.limits.scratch_root,
+                                                 os.getpid(), call_id)
+                except OSError as err:
+                    self._answer(conn, {'ok': False, 'error':
+                                        'Cannot make the scratch directory: '
+                                        '%s' % one_line(err)})
+                    return
+                invocation.params = dict(invocation.params,
+                                         storlet_scratch_dir=scratch_dir)
             body, call_fds = encode_execute(call_id, invocation)
             try:
                 self._send_jvm(body, call_fds)
@@ -335,8 +361,13 @@ class JavaFront(DaemonSocket):
                 self._answer(conn, {'ok': False, 'error':
                                     'Cannot reach the Java daemon: %s'
                                     % one_line(err)})
+                self._drop_scratch(scratch_dir)
                 return
-            self.calls[call_id] = JavaCall(conn)
+            self.calls[call_id] = JavaCall(conn, scratch_dir)
+            if scratch_dir is not None and self.scratch_check_at is None \
+                    and self.limits.max_scratch_size > 0:
+                self.scratch_check_at = time.monotonic() + \
+                    scratch.CHECK_INTERVAL
             self._touch()
         finally:
             channel.close_all(fds)  # the JVM has its own copies now
@@ -405,9 +436,49 @@ class JavaFront(DaemonSocket):
                 if kind == 'done':
                     self._finish(call_id, error)
 
+    # -- scratch directories (scratch.py)
+
+    def _check_scratch(self):
+        """Fail the calls whose scratch directory holds too much: the
+        gateway gets the error now, the call is cancelled (its thread
+        interrupted, the JVM killed if it does not stop)."""
+        limit = self.limits.max_scratch_size
+        measured = [(i, c) for i, c in self.calls.items()
+                    if c.scratch_dir is not None and c.kill_at is None]
+        self.scratch_check_at = (time.monotonic() + scratch.CHECK_INTERVAL
+                                 if measured else None)
+        for call_id, call in measured:
+            if scratch.usage(call.scratch_dir, limit) <= limit:
+                continue
+            error = ('Storlet scratch directory exceeded %d bytes '
+                     '(--max-scratch-size): call cancelled' % limit)
+            log(self.who, 'call %d: %s' % (call_id, error))
+            if call.conn is not None:
+                self._answer(call.conn, {'ok': False, 'error': error})
+                call.conn = None
+            call.kill_at = time.monotonic() + CANCEL_GRACE
+            try:
+                self._send_jvm(encode_cancel(call_id))
+            except OSError as err:
+                log(self.who, 'cannot cancel call %d: %s'
+                    % (call_id, one_line(err)))
+
+    def _drop_scratch(self, path):
+        """Remove a call's directory (its thread has ended), then sweep."""
+        if path is None:
+            return
+        try:
+            scratch.remove_tree(path)
+        except OSError as err:
+            log(self.who, 'cannot remove %s: %s' % (path, one_line(err)))
+        scratch.sweep(self.limits.scratch_root, keep={
+            c.scratch_dir for c in self.calls.values()})
+
     def _finish(self, call_id, error):
         call = self.calls.pop(call_id, None)
         self.last_activity = time.monotonic()
+        if call is not None:
+            self._drop_scratch(call.scratch_dir)
         if call is None or call.conn is None:
             return
         if error is None:
@@ -424,7 +495,10 @@ class JavaFront(DaemonSocket):
         for call in self.calls.values():
             if call.conn is not None:
                 self._answer(call.conn, {'ok': False, 'error': reason})
+        calls = list(self.calls.values())
         self.calls.clear()
+        for call in calls:   # the JVM is gone: nothing of them runs
+            self._drop_scratch(call.scratch_dir)
         self.exit_code = JVM_DIED
         self._stop_listening(reason)
 

@@ -51,9 +51,11 @@ SPARE_NAME = 'storlets-spare'
 
 # -- per-call limits ---------------------------------------------------------
 
-#: Defaults of the command line's --max-file-size and --max-log-size.
+#: Defaults of the command line's --max-file-size, --max-log-size and
+#: --max-scratch-size.
 DEFAULT_MAX_FILE_SIZE = 64 * 1024 * 1024
 DEFAULT_MAX_LOG_SIZE = 1024 * 1024
+DEFAULT_MAX_SCRATCH_SIZE = 32 * 1024 * 1024
 #: Default of --spares: supervisor+worker pairs a daemon keeps ready.
 DEFAULT_SPARES = 1
 
@@ -63,9 +65,23 @@ class Limits:
     supervisor.py)."""
 
     def __init__(self, max_file_size=DEFAULT_MAX_FILE_SIZE,
-                 max_log_size=DEFAULT_MAX_LOG_SIZE):
+                 max_log_size=DEFAULT_MAX_LOG_SIZE, scratch_root=None,
+                 max_scratch_size=DEFAULT_MAX_SCRATCH_SIZE):
         self.max_file_size = max_file_size  # RLIMIT_FSIZE of a worker
         self.max_log_size = max_log_size    # log bytes kept per call
+        # where each call gets its scratch directory (scratch.py); None:
+        # no scratch directories, nothing swept
+        self.scratch_root = scratch_root
+        self.max_scratch_size = max_scratch_size  # 0: not measured
+
+    def argv(self):
+        """The options that give a daemon process these limits."""
+        argv = ['--max-file-size=%d' % self.max_file_size,
+                '--max-log-size=%d' % self.max_log_size,
+                '--max-scratch-size=%d' % self.max_scratch_size]
+        if self.scratch_root is not None:
+            argv.append('--scratch-root=' + self.scratch_root)
+        return argv
 
 
 # -- logging ------------------------------------------------------------------

@@ -22,13 +22,19 @@ control socket). ``run_pair``, its whole life:
       log truncated`` and nothing more (reading on, so the storlet never
       blocks);
     * SIGKILLs the worker if the gateway hangs up, on ``cancel``, or on
-      SIGTERM (ignored while idle);
+      SIGTERM (ignored while idle), or if its call's scratch directory
+      (scratch.py: made with the worker, so a spare has one ready) holds
+      more than ``max_scratch_size`` (measured every
+      ``scratch.CHECK_INTERVAL``; the call then fails with that error, also
+      written to its log);
     * once the worker has ended: if it left no process (the supervisor has
       no other child: one read of /proc/self/task/<pid>/children, since
       every orphan of the call is re-parented here), it reports at once;
       otherwise it first SIGKILLs everything below it
-      (``process.kill_descendants``) and reaps it. So nothing of the call
-      is left when it sends the ``verdict`` (the worker's wait status and
+      (``process.kill_descendants``) and reaps it, then removes the
+      call's scratch directory and sweeps the scratch root (whatever a
+      call left there outside a live scratch directory). So nothing of the
+      call is left when it sends the ``verdict`` (the worker's wait status and
       error text) to the daemon, then the reply to the gateway, named
       ``SPARE_NAME`` again; it forks the next worker SPARE_FORK_DELAY
       later (or at once if a call comes first), so that the fork does not
@@ -46,7 +52,7 @@ import time
 from storlets.sbus import channel
 from storlets.sbus.protocol import ProtocolError
 
-from storlets_agent import files
+from storlets_agent import files, scratch
 from storlets_agent.process import (
     MAX_ERROR_TEXT, SPARE_NAME, SignalQueue, fork_blocked, kill_descendants,
     log, one_line, set_child_subreaper, set_name, set_parent_death_signal)
@@ -103,14 +109,18 @@ def run_pair(storlet, limits, name, daemon, control_fd, call_fd):
 class _Worker:
     """A worker as its supervisor sees it."""
 
-    def __init__(self, pid, log_r, error_r):
+    def __init__(self, pid, log_r, error_r, scratch_dir=None):
         self.pid = pid
         self.log_r = log_r        # read end of its log pipe
         self.error_r = error_r    # read end of its error pipe
+        self.scratch_dir = scratch_dir  # its call's (scratch.py), or None
         self.status = None        # wait status once ended (reaped or not)
 
     def close(self):
         channel.close_all([self.log_r, self.error_r])
+        if self.scratch_dir is not None:
+            _remove_scratch(self.scratch_dir)
+            self.scratch_dir = None
 
 
 class _Call:
@@ -150,6 +160,7 @@ class _Supervisor:
         self.fork_at = None       # when to fork it, if there is none
         self.next_call = None     # socketpair for the worker after it
         self.daemon_gone = False
+        self.scratch_count = 0    # scratch directories made so far
         self.logged = 0           # log bytes of this call written so far
         self.log_ends_line = True
         self.truncated = False
@@ -232,22 +243,29 @@ class _Supervisor:
     def _fork_worker(self, call_fd):
         """Fork a worker that waits for its call on ``call_fd`` (ours)."""
         opened = [call_fd]
+        scratch_dir = None
         try:
             log_r, log_w = os.pipe2(os.O_CLOEXEC)
             opened += [log_r, log_w]
             error_r, error_w = os.pipe2(os.O_CLOEXEC)
             opened += [error_r, error_w]
+            if self.limits.scratch_root is not None:
+                self.scratch_count += 1
+                scratch_dir = scratch.create(self.limits.scratch_root,
+                                             self.me, self.scratch_count)
             pid = fork_blocked()
         except BaseException:
             channel.close_all(opened)
+            if scratch_dir is not None:
+                _remove_scratch(scratch_dir)
             raise
         if pid == 0:
             run_worker(self.storlet, self.limits, call_fd, error_w, log_w,
-                       self.me, self.name)  # does not return
+                       self.me, self.name, scratch_dir)  # does not return
         channel.close_all([call_fd, log_w, error_w])
         os.set_blocking(log_r, False)
         os.set_blocking(error_r, False)
-        return _Worker(pid, log_r, error_r)
+        return _Worker(pid, log_r, error_r, scratch_dir)
 
     def _check_spare(self):
         """Note the spare worker's status if it has died (a storlet killed
@@ -368,13 +386,26 @@ class _Supervisor:
         self.logged = 0
         self.log_ends_line = True
         self.truncated = False
+        overflow = None           # the error, once the scratch overflowed
+        measure = (worker.scratch_dir is not None
+                   and self.limits.max_scratch_size > 0)
+        check_at = time.monotonic() + scratch.CHECK_INTERVAL
         poller = select.poll()
         poller.register(self.signals.fd, select.POLLIN)
         poller.register(worker.log_r, select.POLLIN)
         poller.register(self.control, select.POLLIN)
         poller.register(call.conn, select.POLLIN)
         while worker.status is None:
-            for fd, _ in poller.poll():
+            timeout = None
+            if measure and overflow is None:
+                timeout = max(0, math.ceil(
+                    (check_at - time.monotonic()) * 1000))
+            events = poller.poll(timeout)
+            if measure and overflow is None \
+                    and time.monotonic() >= check_at:
+                check_at = time.monotonic() + scratch.CHECK_INTERVAL
+                overflow = self._check_scratch(worker)
+            for fd, _ in events:
                 if fd == worker.log_r:
                     if self._relay(worker, log_fd) is False:
                         poller.unregister(worker.log_r)
@@ -399,17 +430,40 @@ class _Supervisor:
             if not clean:
                 log('supervisor', 'processes of call %d could not be killed'
                     % worker.pid)
+        if measure and overflow is None:
+            # once more: a call may have ended before the last check
+            overflow = self._check_scratch(worker)
         os.waitpid(worker.pid, 0)
         while self._relay(worker, log_fd) is True:  # the rest, up to EOF
             pass
+        if overflow is not None:
+            _write_quietly(log_fd, b'%s ERROR: %s\n' % (
+                self.storlet[1].encode('utf-8', 'replace'),
+                overflow.encode('utf-8')))
         os.close(log_fd)
         try:
             error = os.read(worker.error_r, 4 * MAX_ERROR_TEXT)
         except BlockingIOError:
             error = b''
-        worker.close()
-        return {'cmd': 'verdict', 'status': worker.status,
-                'error': error.decode('utf-8', 'replace').strip()}, clean
+        worker.close()   # and its scratch directory: nothing of it runs
+        if self.limits.scratch_root is not None:
+            scratch.sweep(self.limits.scratch_root)
+        status = worker.status
+        error = error.decode('utf-8', 'replace').strip()
+        if overflow is not None:
+            # killed by us, not by the OOM killer: the reply says why
+            status, error = WORKER_STORLET_FAILED << 8, overflow
+        return {'cmd': 'verdict', 'status': status, 'error': error}, clean
+
+    def _check_scratch(self, worker):
+        """Kill the worker if its scratch directory holds too much; the
+        error text then, else None."""
+        limit = self.limits.max_scratch_size
+        if scratch.usage(worker.scratch_dir, limit) <= limit:
+            return None
+        _kill(worker)   # nothing if it has ended
+        return ('Storlet scratch directory exceeded %d bytes '
+                '(--max-scratch-size): call killed' % limit)
 
     def _cancelled(self):
         """Read the control socket during a call: cancelled or gone?"""
@@ -518,6 +572,13 @@ def _wait_status(info):
     if info.si_code == os.CLD_EXITED:
         return (info.si_status & 0xff) << 8
     return info.si_status & 0x7f  # CLD_KILLED or CLD_DUMPED
+
+
+def _remove_scratch(path):
+    try:
+        scratch.remove_tree(path)
+    except OSError as err:
+        log('supervisor', 'cannot remove %s: %s' % (path, one_line(err)))
 
 
 def _write_quietly(fd, data):

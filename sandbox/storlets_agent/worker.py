@@ -16,8 +16,9 @@ Worker (``_worker``)
     waits. It blocks on its call socket until the daemon hands it the
     invocation's descriptors. Then: dumpable again (see
     ``process.set_dumpable``) and oom_score_adj 1000 (the first victim of
-    an OOM kill, not the factory or a daemon), a new instance of the
-    storlet class, and ``os._exit(<code>)``. On failure it writes a
+    an OOM kill, not the factory or a daemon), the call's scratch
+    directory as cwd, ``TMPDIR`` and ``HOME`` (scratch.py), a new instance
+    of the storlet class, and ``os._exit(<code>)``. On failure it writes a
     one-line error on its error pipe, which ends up in the reply. A process
     the storlet forked (without exec) that returns into this code exits at
     once, silently.
@@ -55,10 +56,10 @@ WORKER_OOM_SCORE_ADJ = 1000
 
 
 def run_worker(storlet, limits, call_fd, error_fd, log_fd, supervisor,
-               name):
+               name, scratch_dir=None):
     """The worker's whole life, in the child of fork_blocked(); never
     returns. ``supervisor``: its pid; ``name``: the process name to take
-    with the call."""
+    with the call; ``scratch_dir``: the call's (see scratch.py), or None."""
     code = WORKER_SETUP_FAILED
     try:
         if not set_parent_death_signal(signal.SIGKILL, supervisor):
@@ -79,6 +80,8 @@ def run_worker(storlet, limits, call_fd, error_fd, log_fd, supervisor,
             return
         set_name(name)
         _mark_for_oom_killer()
+        if scratch_dir is not None:
+            _enter_scratch(scratch_dir, invocation)
         code = run_storlet(storlet, invocation, error_fd)
     except BaseException as err:
         try:
@@ -148,6 +151,16 @@ def _receive_call(call_fd, log_fd):
         except (OSError, ProtocolError):
             return None
     return Invocation.from_worker_message(message, fds, log_fd)
+
+
+def _enter_scratch(path, invocation):
+    """The call's scratch directory: cwd, TMPDIR, HOME, tempfile's."""
+    os.chdir(path)
+    os.environ['TMPDIR'] = os.environ['HOME'] = path
+    tempfile = sys.modules.get('tempfile')
+    if tempfile is not None:
+        tempfile.tempdir = path   # it caches what it found first
+    invocation.params = dict(invocation.params, storlet_scratch_dir=path)
 
 
 def _limit(limits):

@@ -71,7 +71,7 @@ def container_name(scope):
 ACCOUNT_OPTIONS = ('sandbox_image', 'sandbox_idle_timeout',
                    'container_mem_limit', 'container_pids_limit',
                    'container_cpus', 'container_tmpfs_size',
-                   'max_java_daemons', 'java_threads')
+                   'max_java_daemons', 'java_threads', 'max_scratch_mb')
 
 
 @dataclass(frozen=True)
@@ -92,6 +92,9 @@ class DockerGatewayConfig:
     container_pids_limit: int = 256
     container_cpus: float = 1.0
     container_tmpfs_size: str = '64m'
+    #: MiB a call's scratch directory (in the tmpfs /tmp) may hold; 0: not
+    #: measured (the tmpfs size still bounds the sandbox)
+    max_scratch_mb: int = 32
     max_java_daemons: int = 4
     java_threads: int = 16
     cache_ttl: float = 600.0
@@ -103,7 +106,7 @@ class DockerGatewayConfig:
                'sandbox_start_timeout', 'sandbox_idle_timeout',
                'max_containers_per_node', 'sandbox_user',
                'container_mem_limit', 'container_pids_limit',
-               'container_cpus', 'container_tmpfs_size',
+               'container_cpus', 'container_tmpfs_size', 'max_scratch_mb',
                'max_java_daemons', 'java_threads', 'cache_ttl',
                'cache_collect_interval', 'cache_max_versions',
                'cache_max_mb')
@@ -122,6 +125,8 @@ class DockerGatewayConfig:
             raise ValueError('gateway timeouts must be positive')
         if config.container_pids_limit <= 0 or config.container_cpus <= 0:
             raise ValueError('container limits must be positive')
+        if config.max_scratch_mb < 0:
+            raise ValueError('max_scratch_mb must be >= 0')
         if config.max_java_daemons < 0 or config.java_threads < 1:
             raise ValueError('max_java_daemons must be >= 0 and '
                              'java_threads >= 1')
@@ -188,7 +193,10 @@ def container_run_kwargs(conf, scope):
         command=['--daemon-idle-timeout', str(conf.sandbox_idle_timeout),
                  '--idle-timeout', str(min(30.0, conf.sandbox_idle_timeout)),
                  '--max-java-daemons', str(conf.max_java_daemons),
-                 '--java-threads', str(conf.java_threads)],
+                 '--java-threads', str(conf.java_threads),
+                 # each call's private scratch directory, removed after it
+                 '--scratch-root', '/tmp', '--max-scratch-size',
+                 str(conf.max_scratch_mb * 1024 * 1024)],
     )
 
 

@@ -87,8 +87,9 @@ def test_limits_are_configurable(tmp_path):
     conf = DockerGatewayConfig.from_conf({
         'host_root': str(tmp_path), 'container_mem_limit': '1g',
         'container_pids_limit': '64', 'container_cpus': '0.5',
-        'container_tmpfs_size': '8m'})
+        'container_tmpfs_size': '8m', 'max_scratch_mb': '2'})
     kw = container_run_kwargs(conf, 'abc')
+    assert kw['command'][-2:] == ['--max-scratch-size', str(2 * 1024 * 1024)]
     assert kw['mem_limit'] == '1g'
     assert kw['pids_limit'] == 64
     assert kw['nano_cpus'] == 5 * 10 ** 8
@@ -115,7 +116,9 @@ def test_ensure_sandbox_starts_container_then_times_out_without_factory(
     assert kw['command'] == ['--daemon-idle-timeout', '600.0',
                              '--idle-timeout', '30.0',
                              '--max-java-daemons', '4',
-                             '--java-threads', '16']
+                             '--java-threads', '16',
+                             '--scratch-root', '/tmp',
+                             '--max-scratch-size', str(32 * 1024 * 1024)]
     assert os.path.isdir(os.path.join(str(tmp_path), 'run', scope))
 
 
@@ -163,7 +166,8 @@ def test_per_account_overrides(tmp_path):
 
 @pytest.mark.parametrize('conf', [
     {'storlet_timeout': '0'}, {'container_pids_limit': '-1'},
-    {'container_cpus': 'lots'}, {'max_containers_per_node': 'x'}])
+    {'container_cpus': 'lots'}, {'max_containers_per_node': 'x'},
+    {'max_scratch_mb': '-1'}])
 def test_bad_gateway_options_fail_at_load(tmp_path, conf):
     with pytest.raises(ValueError):
         gateway(tmp_path, FakeDockerClient(), **conf)

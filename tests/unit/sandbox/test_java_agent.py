@@ -366,3 +366,37 @@ def test_what_a_call_prints_goes_to_its_own_log(java_agent, java_build):
         assert {'out ' + tag, 'err ' + tag, 'thread ' + tag} <= set(lines)
         assert not any(line.endswith('first') for line in lines) \
             or tag == 'first'
+
+
+def test_each_call_gets_its_own_scratch_dir_removed_after_it(java_agent,
+                                                             java_build):
+    import json
+    import tempfile
+    root = tempfile.mkdtemp(prefix='scratch-java-')
+    os.chmod(root, 0o1777)
+    try:
+        agent = java_agent('--scratch-root', root,
+                           '--max-scratch-size', str(4 * 1024 * 1024))
+        sock = started(agent, java_build, 'Scratch')
+        dirs = set()
+        for _ in range(2):
+            result = agent.execute(sock, params={'mib': '2'})
+            assert result.reply == {'ok': True}, result.log
+            meta = json.loads(result.metadata)
+            assert os.path.dirname(meta['dir']) == root
+            assert meta['found'] == '0'
+            dirs.add(meta['dir'])
+        assert len(dirs) == 2
+        assert os.listdir(root) == []
+        # past the limit: the call fails at once, its directory goes
+        began = time.monotonic()
+        result = agent.execute(sock, params={'mib': '8', 'linger': '20'},
+                               timeout=30)
+        assert time.monotonic() - began < 5
+        assert result.reply == {'ok': False, 'error': (
+            'Storlet scratch directory exceeded %d bytes '
+            '(--max-scratch-size): call cancelled' % (4 * 1024 * 1024))}
+        assert wait_for(lambda: os.listdir(root) == [])
+        assert agent.execute(sock, params={'mib': '1'}).reply == {'ok': True}
+    finally:
+        shutil.rmtree(root, ignore_errors=True)

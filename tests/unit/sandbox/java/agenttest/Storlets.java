@@ -61,6 +61,38 @@ public final class Storlets {
         }
     }
 
+    /** Meta: its scratch directory and what was in it on arrival; writes
+     * params["mib"] MiB there, then sleeps params["linger"] seconds. */
+    public static class Scratch implements IStorlet {
+        @Override
+        public void invoke(ArrayList<StorletInputStream> ins,
+                           ArrayList<StorletOutputStream> outs,
+                           Map<String, String> params, StorletLogger log)
+                throws StorletException {
+            String dir = params.get("storlet_scratch_dir");
+            java.io.File here = new java.io.File(dir);
+            HashMap<String, String> md = new HashMap<String, String>();
+            md.put("dir", dir);
+            md.put("found", String.valueOf(here.list().length));
+            out(outs).setMetadata(md);
+            try {
+                byte[] mib = new byte[1024 * 1024];
+                int count = Integer.parseInt(params.getOrDefault("mib", "0"));
+                for (int i = 0; i < count; i++) {
+                    try (java.io.FileOutputStream f = new java.io.FileOutputStream(
+                            new java.io.File(here, "big" + i))) {
+                        f.write(mib);
+                    }
+                }
+                Thread.sleep((long) (Double.parseDouble(
+                    params.getOrDefault("linger", "0")) * 1000));
+            } catch (IOException | InterruptedException e) {
+                throw new StorletException(e.toString());
+            }
+            out(outs).close();
+        }
+    }
+
     /** Throws an unchecked exception. */
     public static class Crash implements IStorlet {
         @Override
