@@ -25,7 +25,39 @@ Storlets are uploaded to the storlet container (default ``storlet``) with
 ``X-Object-Meta-Storlet-Language``, ``-Interface-Version``,
 ``-Object-Metadata`` and ``-Main``; dependencies to the dependency container
 with ``X-Object-Meta-Storlet-Dependency-Version``. Invalid uploads get a
-``400`` naming the problem and store nothing.
+``400`` naming the problem and store nothing. ``Interface-Version`` must be
+``1.0`` (published in /info), and each name in ``-Dependency`` must already
+be readable by the uploader in the dependency container.
+
+Only two writes can put an object into a code container, and both are
+validated: a plain ``PUT`` of the code (with ``X-Run-Storlet`` the storlet
+is *not* run: the upload is stored as sent), and a ``POST``, which replaces
+all the object's metadata, so its headers must be a complete valid
+registration. Every other way in is refused with ``400`` (body naming the
+header and telling to upload instead), before anything is stored:
+
+* copies: ``PUT`` with ``X-Copy-From`` (or ``-Account``), ``COPY`` whose
+  ``Destination`` is a code container (with ``Destination-Account`` or
+  not, with ``X-Run-Storlet`` or not). A copy stores the source's (or a
+  storlet's) bytes and metadata, decided behind this filter, so it could
+  not be validated exactly;
+* manifests and links: ``?multipart-manifest`` (SLO), ``X-Object-Manifest``
+  (DLO, also on ``POST``), ``X-Symlink-Target``: their content lives in
+  other objects, which change without passing this check;
+* versioning on a code container (``X-Versions-Location``,
+  ``X-History-Location``, ``X-Versions-Enabled`` on a container ``PUT`` or
+  ``POST``), and ``DELETE`` in one that already has stack-mode
+  ``X-Versions-Location``: a restore copies an old object back unchecked.
+
+Bulk ``?extract-archive`` into a code container is one validated ``PUT``
+per file (``bulk`` sits before this filter); a refused file is listed with
+its ``400`` in bulk's response. A symlink elsewhere pointing *into* the
+storlet container is only a read alias (Swift authorises the target as the
+user); running is by name in the storlet container only.
+As a second line, an invocation checks the storlet object itself (its
+``HEAD`` with ``?symlink=get``): a symlink, a manifest, or metadata that is
+not a valid registration today is refused with ``400``, so nothing that
+reached the container by a path this filter does not see ever runs.
 
 Errors
 ------
@@ -33,7 +65,10 @@ Errors
   ``X-Account-Meta-Storlet-Enabled: true``.
 * ``401``: the storlet does not exist or the user may not read it.
 * ``400``: ``Range`` with ``X-Run-Storlet`` (use ``X-Storlet-Range``),
-  malformed parameters, an empty ``X-Run-Storlet``.
+  malformed parameters, an empty ``X-Run-Storlet``; more
+  ``X-Storlet-Extra-Resources`` than ``max_extra_resources`` (checked
+  before any of them is read; a missing or forbidden one fails the request
+  with its status, and none after it is read).
 * ``503 Storlet execution failed`` / ``Storlet execution timed out``: the
   storlet failed before its first output byte. A failure after that aborts
   the (chunked) response: a client never sees a cut-off body as complete.
@@ -51,18 +86,18 @@ from urllib.parse import unquote, urlparse
 
 from swift.common.registry import register_swift_info
 from swift.common.swob import HTTPException, HTTPForbidden, Request
-from swift.common.swob import wsgi_to_str
+from swift.common.swob import wsgi_to_str, wsgi_unquote
 from swift.common.utils import get_logger
 
 from storlets.gateway import load_gateway
-from storlets.gateway.registration import SUPPORTED_LANGUAGES
+from storlets.gateway.registration import (
+    INTERFACE_VERSION, SUPPORTED_LANGUAGES)
 from storlets.middleware import request as parse
 from storlets.middleware.code_source import SwiftCodeSource
 from storlets.middleware.config import StorletConfig
 from storlets.middleware.object import ObjectHandler
 from storlets.middleware.proxy import ProxyHandler
 
-INTERFACE_VERSION = '1.0'
 #: environ key marking a request that writes a storlet or dependency object
 CODE_WRITE = 'storlets.code_write'
 
@@ -97,6 +132,23 @@ def forged_storlet_referer(referer):
         return True     # unparsable: Swift would not match it, refuse anyway
     naive = referer.split('//', 1)[-1].split('/', 1)[0].lower()
     return host.startswith('storlets.') or naive.startswith('storlets.')
+
+
+def code_write_target(req, container, obj, code_containers):
+    """``(container, object)`` when ``req`` writes an object into a code
+    container (PUT, POST, or a COPY whose ``Destination`` is one), else
+    None. The object is None for a COPY naming no destination object."""
+    if req.method in ('PUT', 'POST'):
+        if obj and container in code_containers:
+            return container, obj
+        return None
+    if req.method == 'COPY' and obj and 'Destination' in req.headers:
+        # read as Swift's copy middleware reads it
+        dest = wsgi_to_str(wsgi_unquote(req.headers['Destination']))
+        dest_container, _, dest_obj = dest.lstrip('/').partition('/')
+        if dest_container in code_containers:
+            return dest_container, dest_obj or None
+    return None
 
 
 class StorletMiddleware:
@@ -151,9 +203,13 @@ class StorletMiddleware:
                            self.config.storlet_dependency)
         self.forget_changed_code(req, account, container, obj,
                                  code_containers)
-        if obj and req.method in ('PUT', 'POST') and \
-                container in code_containers:
-            return self.handler.handle_registration(req, container, obj)
+        target = code_write_target(req, container, obj, code_containers)
+        if target is not None:
+            return self.handler.handle_registration(req, account, *target)
+        if container in code_containers and (
+                req.method in ('PUT', 'POST') or
+                (obj and req.method == 'DELETE')):
+            self.handler.check_code_container(req, container, obj)
         if not obj and req.method == 'POST' and \
                 'X-Storlet-Container-Read' in req.headers:
             return self.handler.handle_acl(req, account, container)

@@ -22,8 +22,11 @@ from swift.proxy.controllers.base import get_container_info
 from storlets.middleware.streams import close
 
 CACHE_TTL = 60
-#: Headers of a code object that the engine needs.
-KEPT_HEADERS = ('etag', 'x-timestamp')
+#: Headers of a code object that the engine needs, and those that show it
+#: is not a plain object (a symlink, a DLO or SLO manifest): the proxy
+#: refuses to run such a storlet.
+KEPT_HEADERS = ('etag', 'x-timestamp', 'x-symlink-target',
+                'x-object-manifest', 'x-static-large-object')
 SWIFT_SOURCE = 'SH'
 
 
@@ -58,8 +61,12 @@ def object_facts(req, app, account, container, obj):
     facts = cache.get(key) if cache is not None else None
     if facts is not None:
         return facts or None
+    # The object itself, never what it points to: a symlink's target, a
+    # manifest's segments (which would also cost their reads).
     head = make_pre_authed_request(
-        req.environ, method='HEAD', path=_path(account, container, obj),
+        req.environ, method='HEAD',
+        path=_path(account, container, obj) +
+        '?symlink=get&multipart-manifest=get',
         headers={}, swift_source=SWIFT_SOURCE)
     resp = head.get_response(app)
     close(resp.app_iter)

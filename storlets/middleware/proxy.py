@@ -22,7 +22,7 @@ from swift.common.http import is_success
 from swift.common.swob import (
     HTTPException, HTTPInternalServerError, HTTPMethodNotAllowed,
     HTTPPreconditionFailed, HTTPRequestedRangeNotSatisfiable,
-    HTTPServiceUnavailable, HTTPUnauthorized, Response)
+    HTTPServiceUnavailable, HTTPUnauthorized, Response, wsgi_to_str)
 from swift.common.storage_policy import POLICIES
 from swift.common.utils import config_true_value
 from swift.common.wsgi import make_pre_authed_request, make_subrequest
@@ -31,6 +31,7 @@ from swift.proxy.controllers.base import (
 
 from storlets.errors import SandboxBusy, StorletError
 from storlets.gateway.invocation import Invocation, StorletInput, StorletRef
+from storlets.gateway import registration
 from storlets.gateway.registration import RegistrationError, check_object_name
 from storlets.middleware import acl, code_info
 from storlets.middleware import request as parse
@@ -91,7 +92,16 @@ class ProxyHandler(Handler):
 
     # -- registration and ACLs ---------------------------------------------
 
-    def handle_registration(self, req, container, obj):
+    def handle_registration(self, req, account, container, obj):
+        """A write of ``obj`` into the code container ``container``: a
+        plain upload (PUT) or metadata update (POST) whose headers are a
+        valid registration, and nothing else (copies, manifests, symlinks
+        are refused: see the filter's docstring). 400 stores nothing."""
+        try:
+            registration.check_code_write(req.method, req.headers,
+                                          req.params, container)
+        except RegistrationError as err:
+            raise parse.bad_request(str(err))
         self.check_account_enabled(req)
         params = parse.storlet_params(req.headers)
         try:
@@ -103,7 +113,47 @@ class ProxyHandler(Handler):
                 self.gateway.validate_dependency_registration(obj, params)
         except RegistrationError as err:
             raise parse.bad_request(str(err))
+        if container == self.config.storlet_container:
+            self._check_dependencies_exist(req, account, params)
         return req.get_response(self.app)
+
+    def _check_dependencies_exist(self, req, account, params):
+        """400 unless the user can HEAD each declared dependency."""
+        container = self.config.storlet_dependency
+        for dep in registration.dependency_names(
+                params.get('Dependency', '')):
+            dep = wsgi_to_str(dep)
+            head = make_subrequest(
+                req.environ, method='HEAD',
+                path=quote('/v1/%s/%s/%s' % (account, container, dep)),
+                headers={}, swift_source=SWIFT_SOURCE)
+            resp = head.get_response(self.app)
+            close(resp.app_iter)
+            if not is_success(resp.status_int):
+                raise parse.bad_request(
+                    'Dependency %s cannot be read from the %s container (%s)'
+                    '; upload it first' % (dep, container, resp.status))
+
+    def check_code_container(self, req, container, obj):
+        """Refuse what would let objects land in a code container behind
+        this filter: turning versioning on (container PUT/POST), or a
+        DELETE that a stack-mode versioned container answers by copying an
+        old version back."""
+        try:
+            if obj is None:
+                registration.check_container_write(req.headers, container)
+                return
+            info = get_container_info(req.environ, self.app,
+                                      swift_source=SWIFT_SOURCE)
+            sysmeta = info.get('sysmeta', {})
+            if sysmeta.get('versions-location') and \
+                    sysmeta.get('versions-mode') != 'history':
+                raise RegistrationError(
+                    'Cannot delete from the %s container while it has '
+                    'X-Versions-Location: the restore would store code that '
+                    'was never validated; remove it first' % container)
+        except RegistrationError as err:
+            raise parse.bad_request(str(err))
 
     def handle_acl(self, req, account, container):
         self.check_account_enabled(req)
@@ -178,6 +228,7 @@ class ProxyHandler(Handler):
         if not facts:
             raise text(HTTPUnauthorized, UNAUTHORIZED_STORLET)
         meta = parse.storlet_params(facts)
+        self._check_registered(storlet_name, facts, meta)
         headers = {'X-Storlet-%s' % k: v for k, v in meta.items()
                    if k in parse.INTERNAL_STORLET_META}
         headers['X-Storlet-Etag'] = facts.get('etag', '')
@@ -187,6 +238,24 @@ class ProxyHandler(Handler):
             headers['X-Storlet-Dependency-Versions'] = ','.join(
                 self._dependency_version(req, account, dep) for dep in deps)
         return StorletRef.from_headers(storlet_name, headers), headers
+
+    def _check_registered(self, storlet_name, facts, meta):
+        """400 unless the storlet object is a plain object whose metadata
+        is a valid registration now: whatever landed in the storlet
+        container by a path this filter does not see never runs."""
+        indirect = [h for h in ('x-symlink-target', 'x-object-manifest')
+                    if facts.get(h)]
+        if config_true_value(facts.get('x-static-large-object')):
+            indirect.append('x-static-large-object')
+        try:
+            if indirect:
+                raise RegistrationError(
+                    'it is a %s, not a plain upload' % indirect[0])
+            self.gateway.validate_storlet_registration(storlet_name, meta)
+        except RegistrationError as err:
+            raise parse.bad_request(
+                'Storlet %s is not validly registered: %s; upload it again'
+                % (storlet_name, err))
 
     def _dependency_version(self, req, account, dep):
         # Code is fetched by the engine, not as the user; the version only

@@ -1,9 +1,11 @@
 """Registration validation: the exact 400 bodies of spec §5."""
 import pytest
+from hypothesis import given, strategies as st
 
 from storlets.gateway.registration import (
-    RegistrationError, check_object_name, dependency_mode,
-    validate_dependency, validate_storlet)
+    RegistrationError, check_code_write, check_container_write,
+    check_object_name, dependency_mode, validate_dependency,
+    validate_storlet)
 
 PY = {'Language': 'Python', 'Interface-Version': '1.0',
       'Object-Metadata': 'no', 'Main': 'mystorlet.MyStorlet'}
@@ -53,6 +55,12 @@ STORLET_CASES = [
      'Duplicated name in dependencies'),
     ('mystorlet.py', with_(PY, Dependency='../evil'),
      'Dependency name is incorrect'),
+    ('mystorlet.py', with_(PY, Interface_Version='2.0'),
+     'Unsupported Interface-Version: 2.0 (supported: 1.0)'),
+    ('storlet-1.0.jar', with_(JAVA, Interface_Version='9.9'),
+     'Unsupported Interface-Version: 9.9 (supported: 1.0)'),
+    ('mystorlet.py', with_(PY, Interface_Version='1.0 '),
+     'Unsupported Interface-Version: 1.0  (supported: 1.0)'),
 ]
 
 
@@ -116,3 +124,57 @@ def test_unsafe_names_are_refused(name):
                                   'ünicode.py', 'with space.py'])
 def test_safe_names_are_accepted(name):
     check_object_name(name)
+
+
+@given(version=st.text(max_size=8))
+def test_only_interface_version_1_0_registers(version):
+    params = with_(PY, Interface_Version=version)
+    if version == '1.0':
+        validate_storlet('mystorlet.py', params)
+    else:
+        with pytest.raises(RegistrationError,
+                           match='^Unsupported Interface-Version'):
+            validate_storlet('mystorlet.py', params)
+
+
+WRITE_HEADERS = ['X-Copy-From', 'X-Copy-From-Account', 'Destination',
+                 'Destination-Account', 'X-Object-Manifest',
+                 'X-Static-Large-Object', 'X-Symlink-Target',
+                 'X-Symlink-Target-Account']
+
+
+@pytest.mark.parametrize('header', WRITE_HEADERS)
+@pytest.mark.parametrize('method', ['PUT', 'POST'])
+def test_indirect_writes_into_code_containers_are_refused(method, header):
+    with pytest.raises(RegistrationError) as err:
+        check_code_write(method, {header: 'c/o'}, {}, 'storlet')
+    assert str(err.value).startswith(header + ': only a plain upload')
+    assert str(err.value).endswith('upload the code instead')
+
+
+def test_copy_and_slo_manifest_are_refused_plain_upload_is_not():
+    with pytest.raises(RegistrationError, match='^Copy: '):
+        check_code_write('COPY', {}, {}, 'storlet')
+    with pytest.raises(RegistrationError,
+                       match='^Static large object manifest: '):
+        check_code_write('PUT', {}, {'multipart-manifest': 'put'},
+                         'dependency')
+    check_code_write('PUT', {'X-Run-Storlet': 'a.py'}, {}, 'storlet')
+    check_code_write('POST', {'X-Object-Meta-Storlet-Main': 'a.A'}, {},
+                     'storlet')
+
+
+@pytest.mark.parametrize('headers', [
+    {'X-Versions-Location': 'old'}, {'X-History-Location': 'old'},
+    {'X-Versions-Enabled': 'true'}, {'X-Versions-Enabled': 'yes'}])
+def test_versioning_a_code_container_is_refused(headers):
+    with pytest.raises(RegistrationError, match='cannot be set on the '
+                                                'storlet container'):
+        check_container_write(headers, 'storlet')
+
+
+@pytest.mark.parametrize('headers', [
+    {}, {'X-Versions-Location': ''}, {'X-Versions-Enabled': 'false'},
+    {'X-Container-Read': '.r:*'}])
+def test_other_code_container_writes_pass(headers):
+    check_container_write(headers, 'storlet')
