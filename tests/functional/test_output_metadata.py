@@ -3,8 +3,9 @@
 ``set_metadata.py`` sets exactly the metadata given (as JSON) in a parameter.
 Metadata HTTP or Swift cannot carry is the storlet's failure on a GET (object
 server or proxy), a PUT and both forms of copy: the usual failure status,
-nothing stored, the storlet ran once, and no object server error counted by
-the proxy (a burst of bad PUTs does not get the object servers error-limited
+nothing stored, the storlet ran once (one failure logged for the request's
+transaction on all the servers' logs; the source read once by an object
+server), and no object server error counted by the proxy (a burst of bad PUTs does not get the object servers error-limited
 for everybody). Unicode values are stored as if the user had set them.
 Client header values that are not UTF-8 are a 400 with a body.
 """
@@ -21,9 +22,10 @@ from tests.functional.conftest import connection, deploy
 
 STORLET = 'set_metadata.py'
 FAILED = b'Storlet execution failed'
-PROXY_LOG = os.path.join(
-    os.environ.get('STORLETS_AIO_LOG_DIR', '/var/log/storlets-aio'),
-    'proxy-server.log')
+LOG_DIR = os.environ.get('STORLETS_AIO_LOG_DIR', '/var/log/storlets-aio')
+PROXY_LOG = os.path.join(LOG_DIR, 'proxy-server.log')
+SERVER_LOGS = [PROXY_LOG] + [os.path.join(LOG_DIR, 'object-server-%d.log' % i)
+                             for i in (1, 2, 3)]
 ERROR_LINES = ('Node will be error limited', 'ERROR with Object server')
 
 
@@ -63,10 +65,9 @@ def client(conn):
     return Client(conn)
 
 
-def storlet_headers(meta, key):
+def storlet_headers(meta):
     return {'X-Run-Storlet': STORLET,
-            'X-Storlet-Parameter-1': 'meta:' + quote(json.dumps(meta)),
-            'X-Storlet-Parameter-2': 'key:' + key}
+            'X-Storlet-Parameter-1': 'meta:' + quote(json.dumps(meta))}
 
 
 # name: (method, path, extra headers, body, failure status); {c} = container
@@ -80,20 +81,38 @@ FLOWS = {
 }
 
 
-def run(client, container, flow, meta, key=None):
+def run(client, container, flow, meta):
     method, path, extra, body, _ = FLOWS[flow]
-    key = key or uuid.uuid4().hex
-    headers = storlet_headers(meta, key)
+    headers = storlet_headers(meta)
     headers.update({k: v.format(c=container) for k, v in extra.items()})
     return client.request(method, path.format(c=container), headers, body)
 
 
-def runs(client, container, key):
-    headers = storlet_headers({}, key)
-    headers['X-Storlet-Parameter-3'] = 'op:read'
-    status, _, body = client.request('GET', container + '/src', headers)
-    assert status == 200, body
-    return int(body)
+def log_lines(txn, *needles):
+    """Lines of every server log for transaction ``txn`` holding all of
+    ``needles`` (waiting a little for them to be written)."""
+    found = []
+    for _ in range(20):
+        found = []
+        for path in SERVER_LOGS:
+            with open(path, 'rb') as log:
+                found += [line for line in log.read().decode(
+                    'utf-8', 'replace').splitlines()
+                    if txn in line and all(n in line for n in needles)]
+        if found:
+            break
+        time.sleep(0.1)
+    return found
+
+
+def failed_runs(txn):
+    return len(log_lines(txn.decode(), 'storlet %s failed' % STORLET))
+
+
+def source_reads(txn, container):
+    """Object servers' GETs of ``src`` for ``txn`` (a retry would add)."""
+    return len(log_lines(txn.decode(), '"GET /object',
+                         '/%s/src"' % container))
 
 
 def absent(client, container, obj):
@@ -118,11 +137,12 @@ BAD = {
 def test_bad_metadata_fails_the_storlet_once_storing_nothing(
         client, container, flow, bad):
     client.request('PUT', container + '/src', body=b'data')
-    key = uuid.uuid4().hex
-    status, _, body = run(client, container, flow, BAD[bad], key)
+    status, headers, body = run(client, container, flow, BAD[bad])
     assert (status, body) == (FLOWS[flow][4], FAILED)
     assert absent(client, container, 'dst')
-    assert runs(client, container, key) == 1
+    assert failed_runs(headers['x-trans-id']) == 1
+    if flow != 'put':
+        assert source_reads(headers['x-trans-id'], container) == 1
 
 
 UNICODE = {'Color': '日本語', 'Emoji': 'ok 😀', 'Nel': 'ąĄ', 'Tab': 'a\tb',
@@ -144,8 +164,10 @@ def test_unicode_metadata_round_trips(client, container, flow):
     expected = user_meta(client.request('HEAD', container + '/ref')[1])
     assert expected['x-object-meta-color'] == '日本語'.encode('utf-8')
     client.request('PUT', container + '/src', body=b'data')
-    key = uuid.uuid4().hex
-    status, headers, body = run(client, container, flow, UNICODE, key)
+    status, headers, body = run(client, container, flow, UNICODE)
+    txn = headers['x-trans-id']
+    if flow != 'put':
+        assert source_reads(txn, container) == 1
     if FLOWS[flow][0] == 'GET':
         assert (status, body) == (200, b'data')
         assert headers['x-storlet-executed'] == flow[len('get-'):].encode()
@@ -153,7 +175,6 @@ def test_unicode_metadata_round_trips(client, container, flow):
         assert status == 201, body
         headers = client.request('HEAD', container + '/dst')[1]
     assert user_meta(headers) == expected
-    assert runs(client, container, key) == 1
 
 
 def test_bad_put_burst_leaves_swift_serving_everybody(client, container):
