@@ -155,7 +155,12 @@ def parse_storlet_range(headers):
 
 
 def parse_extra_resources(headers, max_extra):
-    """``X-Storlet-Extra-Resources`` as [(container, object)], in order."""
+    """``X-Storlet-Extra-Resources`` as [(container, object)], in order.
+
+    ``max_extra`` (the config's, 0 to the engine's cap) is checked here,
+    before any fetch: it bounds the GETs one request causes. The same
+    object may be named twice (or be the main object): it counts twice.
+    """
     value = header_text(headers, 'X-Storlet-Extra-Resources')
     if value is None:
         return []
@@ -163,7 +168,7 @@ def parse_extra_resources(headers, max_extra):
     if max_extra == 0:
         raise HTTPForbidden(body='Usage of extra resources is not allowed',
                             content_type='text/plain')
-    if 0 < max_extra < len(items):
+    if max_extra < len(items):
         raise bad_request('Too many extra resources. %d was requested but '
                           'only %d is allowed,' % (len(items), max_extra))
     malformed = bad_request('X-Storlet-Extra-Resource must be a csv '

@@ -21,7 +21,8 @@ def test_info_publishes_storlet_handler(conn):
     assert handler['storlet_logcontainer'] == 'storletlog'
     assert handler['storlet_gateway_class'] == 'DockerStorletGateway'
     assert isinstance(handler['max_extra_resources'], int)
-    assert handler['max_extra_resources'] == -1   # the all-in-one's config
+    # the all-in-one sets -1: the engine's limit (one SBus message's fds)
+    assert handler['max_extra_resources'] == 60
     assert isinstance(handler['languages'], list)
     assert sorted(lang.lower() for lang in handler['languages']) == [
         'java', 'python']
