@@ -1,4 +1,8 @@
-"""Counts its own runs in the sandbox's /tmp, per ``key`` parameter.
+"""Counts its own runs in the sandbox's /dev/shm, per ``key`` parameter.
+
+Not /tmp: what a call leaves there is removed when a call ends (see the
+agent's scratch.py). /dev/shm is not swept (yet): if it ever is, these
+counts need another home outside the sandbox.
 
 ``op=read``: output the count for ``key``. Otherwise: add one run, then copy
 the input to the output (so a test can check it saw plaintext, whole data).
@@ -11,7 +15,7 @@ class CountRunsStorlet(object):
         self.logger = logger
 
     def __call__(self, in_files, out_files, params):
-        path = '/tmp/runs-%s' % params['key']
+        path = '/dev/shm/runs-%s' % params['key']
         if params.get('op') == 'read':
             out_files[0].set_metadata({})
             count = os.path.getsize(path) if os.path.exists(path) else 0
