@@ -79,9 +79,11 @@ Containment of a call (storlets are hostile code)
   measured while the call runs (past ``--max-scratch-size`` the call
   fails and is killed) and removed when it ends, whatever the storlet did
   to it (modes, depth, symlinks); what a call leaves elsewhere in ``/tmp``
-  is swept after each call. Same uid: a storlet can still reach another
-  running call's directory of the same account, and a file it writes
-  straight into ``/tmp`` counts against the tmpfs only until a call ends.
+  or in the runtime directory (a host directory on the host's disk: only
+  sockets belong there) counts against every running call and is swept
+  after each call. Same uid: a storlet can still reach another running
+  call's directory of the same account; ``/dev/shm`` (Docker's 64 MiB
+  tmpfs) is neither measured nor swept.
 
 Sockets (in the runtime directory, ``/run/storlets`` in the sandbox)
 ---------------------------------------------------------------------

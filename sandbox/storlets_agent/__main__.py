@@ -170,7 +170,10 @@ def main(argv=None):
     limits = Limits(max_file_size=args.max_file_size,
                     max_log_size=args.max_log_size,
                     scratch_root=args.scratch_root,
-                    max_scratch_size=args.max_scratch_size)
+                    max_scratch_size=args.max_scratch_size,
+                    # only sockets belong there; it is on the host's disk
+                    watched_dirs=(args.runtime_dir,) if args.scratch_root
+                    else ())
     if args.command == 'factory':
         from storlets_agent.factory import DaemonFactory
         return DaemonFactory(args.runtime_dir, idle_timeout=args.idle_timeout,

@@ -447,8 +447,11 @@ class JavaFront(DaemonSocket):
                     if c.scratch_dir is not None and c.kill_at is None]
         self.scratch_check_at = (time.monotonic() + scratch.CHECK_INTERVAL
                                  if measured else None)
+        shared = scratch.shared_usage(self.limits.scratch_root,
+                                      self.limits.watched_dirs, limit) \
+            if measured else 0
         for call_id, call in measured:
-            if scratch.usage(call.scratch_dir, limit) <= limit:
+            if shared + scratch.usage(call.scratch_dir, limit) <= limit:
                 continue
             error = ('Storlet scratch directory exceeded %d bytes '
                      '(--max-scratch-size): call cancelled' % limit)
@@ -473,6 +476,8 @@ class JavaFront(DaemonSocket):
             log(self.who, 'cannot remove %s: %s' % (path, one_line(err)))
         scratch.sweep(self.limits.scratch_root, keep={
             c.scratch_dir for c in self.calls.values()})
+        for watched in self.limits.watched_dirs:
+            scratch.sweep(watched, sockets=True)
 
     def _finish(self, call_id, error):
         call = self.calls.pop(call_id, None)

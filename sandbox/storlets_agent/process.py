@@ -66,13 +66,15 @@ class Limits:
 
     def __init__(self, max_file_size=DEFAULT_MAX_FILE_SIZE,
                  max_log_size=DEFAULT_MAX_LOG_SIZE, scratch_root=None,
-                 max_scratch_size=DEFAULT_MAX_SCRATCH_SIZE):
+                 max_scratch_size=DEFAULT_MAX_SCRATCH_SIZE, watched_dirs=()):
         self.max_file_size = max_file_size  # RLIMIT_FSIZE of a worker
         self.max_log_size = max_log_size    # log bytes kept per call
         # where each call gets its scratch directory (scratch.py); None:
         # no scratch directories, nothing swept
         self.scratch_root = scratch_root
         self.max_scratch_size = max_scratch_size  # 0: not measured
+        # measured with every call's scratch, swept, sockets kept (scratch.py)
+        self.watched_dirs = tuple(watched_dirs)
 
     def argv(self):
         """The options that give a daemon process these limits."""

@@ -18,11 +18,19 @@ the process that owns the call (a supervisor, or the Java front), mode 0700:
   outside a scratch directory, is removed, and so are the scratch
   directories of owners that died (a storlet can SIGKILL a supervisor).
 
+Outside the scratch directories, what is in the root itself and in the
+*watched* directories (``Limits.watched_dirs``: the runtime directory, a
+bind mount of a host directory on the host's disk, where the agent keeps only
+sockets) counts against every running call (``shared_usage``): a call that
+fills them fails, and so may the other calls of the sandbox running then.
+They are swept after each call too (sockets kept in the watched ones).
+
 Not contained: every call of a sandbox runs as the same uid, so a storlet
-can reach another call's directory of the same account if it finds it, and a
-file written directly into the root (not into its scratch directory)
-survives until the next call of the sandbox ends, counted by nobody but the
-tmpfs's size. ``--max-file-size`` still caps each file. The agent runs as
+can reach another call's directory of the same account if it finds it, and
+can hide files from the sweep by naming a directory like a live owner's
+(``storlets-call-<live agent pid>-...``), until that process ends. The
+sweep removes a concurrent call's files written directly in the root.
+``/dev/shm`` (Docker's own 64 MiB tmpfs) is neither measured nor swept. ``--max-file-size`` still caps each file. The agent runs as
 the storlets' uid: removing or chmod-ing what a storlet planted (even a
 symlink swapped in during a sweep) can do nothing the storlet could not.
 """
@@ -156,9 +164,49 @@ def _owner_alive(name):
     return True
 
 
-def sweep(root, keep=()):
+def _kept(root, name, keep, sockets):
+    path = os.path.join(root, name)
+    if path in keep or (name.startswith(PREFIX) and _owner_alive(name)):
+        return True
+    if sockets:
+        try:
+            return stat.S_ISSOCK(os.lstat(path).st_mode)
+        except OSError:
+            return True   # gone
+    return False
+
+
+def shared_usage(root, watched, limit=None):
+    """Bytes held outside any live scratch directory: in ``root`` itself,
+    and in the ``watched`` directories (sockets aside: the agent's own live
+    there), as ``usage`` counts them; stops once past ``limit``."""
+    total = 0
+    for top, sockets in [(root, False)] + [(d, True) for d in watched]:
+        try:
+            entries = list(os.scandir(top))
+        except OSError:
+            continue
+        for entry in entries:
+            if _kept(top, entry.name, (), sockets):
+                continue
+            total += ENTRY_COST
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    total += usage(entry.path, None if limit is None
+                                   else limit - total)
+                else:
+                    total += entry.stat(follow_symlinks=False).st_blocks * 512
+            except OSError:
+                pass
+            if limit is not None and total > limit:
+                return total
+    return total
+
+
+def sweep(root, keep=(), sockets=False):
     """Remove from ``root`` everything but the scratch directories of live
-    owners (and the paths in ``keep``); returns the names removed."""
+    owners, the paths in ``keep`` and, with ``sockets``, the sockets;
+    returns the names removed."""
     removed = []
     try:
         names = os.listdir(root)
@@ -166,7 +214,7 @@ def sweep(root, keep=()):
         return removed
     for name in names:
         path = os.path.join(root, name)
-        if path in keep or (name.startswith(PREFIX) and _owner_alive(name)):
+        if _kept(root, name, keep, sockets):
             continue
         try:
             remove_tree(path)

@@ -448,6 +448,8 @@ class _Supervisor:
         worker.close()   # and its scratch directory: nothing of it runs
         if self.limits.scratch_root is not None:
             scratch.sweep(self.limits.scratch_root)
+            for path in self.limits.watched_dirs:
+                scratch.sweep(path, sockets=True)
         status = worker.status
         error = error.decode('utf-8', 'replace').strip()
         if overflow is not None:
@@ -459,7 +461,12 @@ class _Supervisor:
         """Kill the worker if its scratch directory holds too much; the
         error text then, else None."""
         limit = self.limits.max_scratch_size
-        if scratch.usage(worker.scratch_dir, limit) <= limit:
+        used = scratch.usage(worker.scratch_dir, limit)
+        if used <= limit:
+            used += scratch.shared_usage(self.limits.scratch_root,
+                                         self.limits.watched_dirs,
+                                         limit - used)
+        if used <= limit:
             return None
         _kill(worker)   # nothing if it has ended
         return ('Storlet scratch directory exceeded %d bytes '

@@ -54,6 +54,11 @@ SCRATCHY = textwrap.dedent('''
             for i in range(int(params.get('mib', '0'))):
                 with open('big%d' % i, 'wb') as f:
                     f.write(b'z' * (1024 * 1024))
+            # elsewhere: params['elsewhere'] (the root, the run directory)
+            for i in range(int(params.get('elsewhere_mib', '0'))):
+                with open(os.path.join(params['elsewhere'], 'junk%d' % i),
+                          'wb') as f:
+                    f.write(b'z' * (1024 * 1024))
             time.sleep(float(params.get('linger', '0')))
             out_files[0].write(json.dumps(report))
 ''')
@@ -232,3 +237,29 @@ def test_without_scratch_root_nothing_changes(agent, root):
     assert report['param'] is None
     assert not report['cwd'].startswith(root)
     assert stat.S_ISREG(os.lstat(os.path.join(root, 'left-in-root')).st_mode)
+
+
+@pytest.mark.parametrize('where', ['root', 'run dir'])
+def test_junk_outside_the_scratch_dir_counts_and_is_swept(make_agent, root,
+                                                           where):
+    agent = make_agent('--scratch-root', root,
+                       '--max-scratch-size', str(4 * MIB))
+    agent.write_storlet('scratchy.py', SCRATCHY)
+    daemon_sock = agent.started('scratchy.Scratchy')
+    elsewhere = root if where == 'root' else agent.run_dir
+    sockets = sorted(os.listdir(agent.run_dir))
+    # under the limit: the call succeeds, its junk is swept all the same
+    result = agent.execute(daemon_sock, params={
+        'elsewhere': elsewhere, 'elsewhere_mib': '1'})
+    assert result.reply == {'ok': True}, result.log
+    assert sorted(os.listdir(agent.run_dir)) == sockets
+    assert all(n.startswith(scratch.PREFIX) for n in os.listdir(root))
+    # over it: killed while it lingers
+    began = time.monotonic()
+    result = agent.execute(daemon_sock, timeout=30, params={
+        'elsewhere': elsewhere, 'elsewhere_mib': '6', 'linger': '20'})
+    assert time.monotonic() - began < 5
+    assert 'scratch directory exceeded' in result.reply['error']
+    assert sorted(os.listdir(agent.run_dir)) == sockets
+    assert all(n.startswith(scratch.PREFIX) for n in os.listdir(root))
+    assert agent.execute(daemon_sock).reply == {'ok': True}
