@@ -525,7 +525,8 @@ def test_test1_print_writes_sorted_parameters(conn, java_samples, container,
                                zebra='last')))
     assert re.fullmatch(
         rb'greeting    hello:world\nop    print\n'
-        rb'storlet_execution_path    /\S+\nzebra    last\n', body), body
+        rb'storlet_execution_path    /\S+\n'
+        rb'storlet_scratch_dir    /tmp/\S+\nzebra    last\n', body), body
     assert_origin_kept(headers)
 
 
@@ -535,7 +536,8 @@ def test_test1_print_with_query_parameters(conn, java_samples, container,
     _, body = storlet_get(conn, container, 'o', TEST1, placement,
                           query='op=print&a=1&b=two%20words')
     assert re.fullmatch(rb'a    1\nb    two words\nop    print\n'
-                        rb'storlet_execution_path    /\S+\n', body), body
+                        rb'storlet_execution_path    /\S+\n'
+                        rb'storlet_scratch_dir    /tmp/\S+\n', body), body
 
 
 def test_half_keeps_even_bytes(conn, java_samples, container, placement,
