@@ -231,7 +231,8 @@ def test_a_call_past_max_scratch_size_fails_and_the_next_has_room(
 def test_without_scratch_root_nothing_changes(agent, root):
     agent.write_storlet('scratchy2.py', SCRATCHY.replace(
         "root = os.path.dirname(here)", "root = %r" % root).replace(
-        "os.makedirs('deep", "os.chdir(%r); os.makedirs('deep" % root))
+        # the worker's cwd is the test's here: leave nothing in it
+        "open('left-in-cwd'", "os.chdir(%r); open('left-in-cwd'" % root))
     result = agent.execute(agent.started('scratchy2.Scratchy'))
     report = json.loads(result.output)
     assert report['param'] is None
