@@ -46,21 +46,59 @@ def add_entry(read_acl, user, storlet):
     return ','.join(entries)
 
 
-def user_names(environ):
-    """Names the authenticated user is known by, for ACL matching.
+def user_names(environ, account):
+    """Names the authenticated user is known by, for matching the storlet
+    ACL entries of ``account``'s containers.
 
-    Keystone: ``X-User-Name``. Tempauth: ``REMOTE_USER`` holds the user's
-    groups, the first being ``account:user``; both that and ``user`` match.
+    A qualified name (``<account or project>:<user>``) matches from any
+    account; a bare user name only for a user of ``account`` itself, so a
+    namesake in another account never matches.
+
+    * Tempauth: ``REMOTE_USER`` holds the user's groups, ``account:user``
+      first, then the account and its storage account (``AUTH_...``).
+    * Keystone (``keystone.identity``, set by Swift's keystoneauth, whose
+      ``REMOTE_USER`` is a (project id, project name) tuple): ``<project
+      id>:<user id>`` and the bare user id; names (``<project name>:<user
+      name>``, the bare user name) too when the user and the project are in
+      the default domain, as Swift's own ACLs allow names only there.
     """
-    names = []
-    keystone = environ.get('HTTP_X_USER_NAME')
-    if keystone:
-        names.append(keystone)
-    remote = environ.get('REMOTE_USER') or ''
+    identity = environ.get('keystone.identity')
+    if identity:
+        return _keystone_names(identity, account)
+    remote = environ.get('REMOTE_USER')
+    if not isinstance(remote, str):
+        return []
     for group in remote.split(','):
         if ':' in group and group != '.wsgi.pre_authed':
-            names.extend([group, group.split(':', 1)[1]])
-            break
+            user_account, _, user = group.partition(':')
+            names = [group]
+            if _is_account_of(account, user_account):
+                names.append(user)
+            return names
+    return []
+
+
+def _is_account_of(account, name):
+    """True when ``account`` is the storage account of the tempauth
+    account or Keystone project ``name`` (``<reseller prefix>_<name>``)."""
+    return account == name or (account.endswith('_' + name) and
+                               '_' not in account[:-len(name) - 1])
+
+
+def _keystone_names(identity, account):
+    user_id, user_name = identity.get('user') or (None, None)
+    project_id, project_name = identity.get('tenant') or (None, None)
+    if not user_id or not project_id:
+        return []
+    own = _is_account_of(account, project_id)
+    names = ['%s:%s' % (project_id, user_id)] + ([user_id] if own else [])
+    default = (None, 'default')
+    if user_name and project_name and \
+            (identity.get('user_domain') or (None,))[0] in default and \
+            (identity.get('project_domain') or (None,))[0] in default:
+        names.append('%s:%s' % (project_name, user_name))
+        if own:
+            names.append(user_name)
     return names
 
 

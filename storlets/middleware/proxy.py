@@ -315,7 +315,7 @@ class ProxyHandler(Handler):
         if copy_source:
             resp = req.get_response(self.app)
         else:
-            resp = self._get_with_storlet_acl(req, storlet_name)
+            resp = self._get_with_storlet_acl(req, account, storlet_name)
         if not is_success(resp.status_int):
             return resp
         failure = resp.headers.pop(parse.FAILURE_HEADER, None)
@@ -375,12 +375,12 @@ class ProxyHandler(Handler):
         return (slice_stream(resp.app_iter, start, end),
                 'bytes %d-%d/%d' % (start, end - 1, size))
 
-    def _get_with_storlet_acl(self, req, storlet_name):
+    def _get_with_storlet_acl(self, req, account, storlet_name):
         """The GET's response; on 403 retry once if a storlet ACL allows."""
         resp = req.get_response(self.app)
         if resp.status_int != 403:
             return resp
-        names = acl.user_names(req.environ)
+        names = acl.user_names(req.environ, account)
         if not names:
             close(resp.app_iter)
             raise text(HTTPUnauthorized, 'User is not authorized')

@@ -240,3 +240,30 @@ def test_invalid_acl_post_is_refused_and_changes_nothing(
 def _no_account_meta_left(conn):
     yield
     conn.post_account({'X-Remove-Account-Meta-Acl-Test': '1'})
+
+
+def test_bare_user_name_grants_only_a_user_of_the_containers_account(
+        conn, private):
+    """``tester2`` names a user of this account: test2:tester2 (another
+    account's namesake) is not granted by it, only by ``test2:tester2``."""
+    import swiftclient
+    from tests.functional.conftest import metadata_as, reader
+    c2 = connection('tester2')
+    _, token = c2.get_auth()
+    url = conn.get_auth()[0]      # AUTH_test's storage URL, tester2's token
+
+    def get(storlet=None):
+        headers = {'X-Run-Storlet': storlet} if storlet else {}
+        return swiftclient.client.get_object(url, token, private, 'o',
+                                             headers=headers)
+    try:
+        with metadata_as(lambda: conn.head_container('storlet'),
+                         lambda h: conn.post_container('storlet', h),
+                         {'X-Container-Read': reader('test2:tester2')}):
+            set_storlet_acl(conn, private, 'tester2', 'identity.py')
+            assert_refused(lambda: get('identity.py'))
+            set_storlet_acl(conn, private, 'test2:tester2', 'identity.py')
+            assert get('identity.py')[1] == DATA
+            assert_refused(get)
+    finally:
+        c2.close()
