@@ -404,6 +404,11 @@ class JavaFront(DaemonSocket):
             'cancelling it' % call_id)
         call.conn.close()
         call.conn = None
+        self._cancel(call_id, call)
+
+    def _cancel(self, call_id, call):
+        """Interrupt the call's thread; the JVM is killed if the call has
+        not ended ``CANCEL_GRACE`` seconds from now."""
         call.kill_at = time.monotonic() + CANCEL_GRACE
         try:
             self._send_jvm(encode_cancel(call_id))
@@ -459,12 +464,7 @@ class JavaFront(DaemonSocket):
             if call.conn is not None:
                 self._answer(call.conn, {'ok': False, 'error': error})
                 call.conn = None
-            call.kill_at = time.monotonic() + CANCEL_GRACE
-            try:
-                self._send_jvm(encode_cancel(call_id))
-            except OSError as err:
-                log(self.who, 'cannot cancel call %d: %s'
-                    % (call_id, one_line(err)))
+            self._cancel(call_id, call)
 
     def _drop_scratch(self, path):
         """Remove a call's directory (its thread has ended), then sweep."""
