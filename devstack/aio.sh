@@ -61,7 +61,7 @@ JAVA_APT_PACKAGES=(default-jdk-headless gcc libc6-dev)
 # (build-image.sh --packages), for the per-account image tests.
 CUSTOM_IMAGE_ACCOUNT=AUTH_test4
 CUSTOM_IMAGE_PACKAGES=jq
-PIP_PACKAGES=(swift python-swiftclient pytest hypothesis)
+PIP_PACKAGES=(swift python-swiftclient pytest hypothesis boto3)
 
 # name|program|config|port, in start order.
 SERVERS=(

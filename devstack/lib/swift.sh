@@ -86,7 +86,7 @@ log_level = INFO
 eventlet_debug = false
 
 [pipeline:main]
-pipeline = catch_errors gatekeeper healthcheck proxy-logging cache listing_formats bulk tempurl ratelimit crossdomain container_sync tempauth staticweb storlet_handler copy container-quotas account-quotas slo dlo versioned_writes symlink ${crypto}proxy-logging proxy-server
+pipeline = catch_errors gatekeeper healthcheck proxy-logging cache listing_formats bulk tempurl ratelimit crossdomain container_sync s3api tempauth staticweb storlet_handler copy container-quotas account-quotas slo dlo versioned_writes symlink ${crypto}proxy-logging proxy-server
 
 [app:proxy-server]
 use = egg:swift#proxy
@@ -107,6 +107,12 @@ user_test2_tester2 = testing2 .admin
 user_test_tester3 = testing3
 user_test5_tester5 = testing5 service
 user_test4_tester4 = testing4 .admin
+
+# S3 API (path style; virtual-host style for <bucket>.localhost), before the
+# auth filter as Swift's docs place it: tempauth checks S3 signatures.
+[filter:s3api]
+use = egg:swift#s3api
+storage_domain = localhost
 
 [filter:catch_errors]
 use = egg:swift#catch_errors

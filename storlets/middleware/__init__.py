@@ -93,6 +93,7 @@ from storlets.gateway import load_gateway
 from storlets.gateway.registration import (
     INTERFACE_VERSION, SUPPORTED_LANGUAGES)
 from storlets.middleware import request as parse
+from storlets.middleware import s3
 from storlets.middleware.code_source import SwiftCodeSource
 from storlets.middleware.config import StorletConfig
 from storlets.middleware.object import ObjectHandler
@@ -165,6 +166,10 @@ class StorletMiddleware:
 
     def __call__(self, env, start_response):
         req = Request(env)
+        from_s3 = self.config.execution_server == 'proxy' and \
+            s3.from_s3api(env)
+        if from_s3:
+            s3.strip_copy_source_check(req)
         try:
             resp = self.route(req)
             if resp is None and CODE_WRITE in env:
@@ -177,6 +182,9 @@ class StorletMiddleware:
             self.handler.forget_code(req, *env.pop(CODE_WRITE))
         if resp is None:
             return self.app(env, start_response)
+        s3_error = s3.error_for(req, resp) if from_s3 else None
+        if s3_error is not None:
+            raise s3_error      # s3api answers it as an S3 XML error
         return resp(env, start_response)
 
     def route(self, req):
