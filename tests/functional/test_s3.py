@@ -4,6 +4,8 @@ The storlet headers are the Swift API's, added by boto3's ``before-sign``
 event hooks so SigV4 signs them. Results and metadata are compared with the
 Swift API's for the same object; errors are S3 XML errors.
 """
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 
@@ -14,6 +16,7 @@ from botocore.exceptions import ClientError
 
 from tests.functional.conftest import USERS, storlet_get
 from tests.functional.test_acl import set_storlet_acl
+from tests.functional.test_readme import REPO, blocks, run, section
 
 ENDPOINT = 'http://127.0.0.1:8080'
 DATA = b'0123456789abcdefghij'
@@ -159,3 +162,13 @@ def test_presigned_url_pins_the_storlet(deployed, container, s3):
     with pytest.raises(urllib.error.HTTPError) as err:
         urllib.request.urlopen(url)
     assert err.value.code == 403
+
+
+def test_readme_snippet_verbatim():
+    quick_start = blocks(section('Quick start (Debian 12, as root)'), 'sh')[1]
+    assert run(quick_start, REPO).returncode == 0    # mycontainer/myobject
+    [snippet] = blocks(section('S3 clients'), 'python')
+    result = subprocess.run([sys.executable, '-c', snippet], cwd=REPO,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "b'Hello from storlets!\\n'\n"
