@@ -7,7 +7,10 @@
 #   devstack/aio.sh status   what runs, by pid
 #
 # Run as root on Debian 12. Proxy: http://127.0.0.1:8080 (tempauth test:tester/testing);
-# a second proxy with at-rest encryption on http://127.0.0.1:8081 (same users).
+# a second proxy with at-rest encryption on http://127.0.0.1:8081 (same users);
+# Keystone on http://127.0.0.1:5000/v3 and a third proxy authenticating with it
+# on http://127.0.0.1:8085 (devstack/lib/keystone.sh; Keystone venv in
+# /opt/storlets/keystone-venv, configs in /etc/keystone).
 # Storage policies: "gold" (0, 3 replicas, default) and "ec" (1, erasure coded 2+1).
 # Configs in /etc/swift, data in /srv/storlets-aio, logs in /var/log/storlets-aio,
 # pid files in /var/run/storlets-aio, venv in /opt/storlets/venv.
@@ -62,6 +65,10 @@ JAVA_APT_PACKAGES=(default-jdk-headless gcc libc6-dev)
 CUSTOM_IMAGE_ACCOUNT=AUTH_test4
 CUSTOM_IMAGE_PACKAGES=jq
 PIP_PACKAGES=(swift python-swiftclient pytest hypothesis boto3)
+# shellcheck source=devstack/lib/keystone.sh
+. "$HERE/lib/keystone.sh"
+APT_PACKAGES+=("${KEYSTONE_APT_PACKAGES[@]}")
+PIP_PACKAGES+=("${KEYSTONE_SWIFT_PIP_PACKAGES[@]}")
 
 # name|program|config|port, in start order.
 SERVERS=(
@@ -72,6 +79,7 @@ SERVERS=(
     "object-server-3|swift-object-server|$SWIFT_DIR/object-server/3.conf|6230"
     "proxy-server|swift-proxy-server|$SWIFT_DIR/proxy-server.conf|8080"
     "proxy-server-encrypted|swift-proxy-server|$ENC_PROXY_CONF|8081"
+    "proxy-server-keystone|swift-proxy-server|$KEYSTONE_PROXY_CONF|$KEYSTONE_PROXY_PORT"
 )
 
 usage() {
@@ -772,6 +780,14 @@ Proxy with at-rest encryption (same users and cluster): $ENC_PROXY_URL
 
     $VENV/bin/swift -A $ENC_PROXY_URL/auth/v1.0 -U $AIO_USER -K $AIO_KEY stat
 
+Keystone (v3, $KEYSTONE_AUTH_URL) and its proxy $KEYSTONE_PROXY_URL (same cluster;
+project $KEYSTONE_PROJECT, users tester (operator) and tester_member, password $KEYSTONE_TEST_PASSWORD):
+
+    export OS_AUTH_URL=$KEYSTONE_AUTH_URL OS_IDENTITY_API_VERSION=3 \\
+        OS_USERNAME=tester OS_PASSWORD=$KEYSTONE_TEST_PASSWORD OS_PROJECT_NAME=$KEYSTONE_PROJECT \\
+        OS_USER_DOMAIN_NAME=Default OS_PROJECT_DOMAIN_NAME=Default
+    $VENV/bin/swift download mycontainer myobject -o - -H 'X-Run-Storlet: identity.py'
+
 Logs: $LOG_DIR   Status: devstack/aio.sh status   Stop: devstack/aio.sh down
 EOF
 }
@@ -787,6 +803,7 @@ do_up() {
     ensure_docker
     ensure_memcached
     ensure_venv
+    ensure_keystone
     prepare_dirs
     choose_ec_type
     ensure_encryption_secret
@@ -803,10 +820,12 @@ do_up() {
     log "image of $CUSTOM_IMAGE_ACCOUNT: $custom (+ $CUSTOM_IMAGE_PACKAGES)"
     remove_stale_sandboxes "$image" "$custom"
     write_configs "$image" "$custom"
+    keystone_proxy_server_conf | write_if_changed "$KEYSTONE_PROXY_CONF" 0600
     build_rings
     restart_swift
     verify_policies
     setup_account_and_demo
+    keystone_account_setup
     log "up finished in $((SECONDS - start))s"
 }
 
@@ -858,6 +877,8 @@ cmd_test() {
         STORLETS_GATEWAY_CONF=$GATEWAY_CONF \
         STORLETS_EC_POLICY=$EC_POLICY \
         STORLETS_ENCRYPTED_PROXY=$ENC_PROXY_URL \
+        STORLETS_KEYSTONE_AUTH=$KEYSTONE_AUTH_URL \
+        STORLETS_KEYSTONE_PROXY=$KEYSTONE_PROXY_URL \
         PATH="$VENV/bin:$PATH" \
         "$VENV/bin/python" -m pytest -v -rs "${paths[@]}" "$@" 9>&- || rc=$?
     if ((rc == 5)); then
@@ -902,6 +923,7 @@ cmd_down() {
     fi
     log "stopping Swift servers"
     stop_swift
+    stop_keystone
     stop_daemons 10 memcached=memcached
     if [[ -f $RUN_DIR/dockerd.systemd ]]; then
         log "  stopping dockerd (systemctl stop docker)"
@@ -927,6 +949,7 @@ cmd_status() {
             printf '%-22s stopped\n' "$name"
         fi
     done
+    keystone_status
     if pid=$(running_pid memcached memcached); then
         printf '%-22s running, pid %s (started by aio.sh)\n' memcached "$pid"
     elif port_open 11211; then
