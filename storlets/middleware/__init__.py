@@ -79,7 +79,9 @@ Proxy pipeline: after the auth middleware and immediately before ``copy``
 (so before ``slo``, ``dlo``, ``versioned_writes`` and ``symlink``). Object
 server pipeline: immediately before ``object-server``. Both with
 ``use = egg:storlets#storlet_handler`` and ``execution_server = proxy`` or
-``object``; see ``etc/`` for every option.
+``object``; see ``etc/`` for every option. Swift's ``s3api`` goes before
+the auth middleware; what the filter does for its requests is in
+``storlets.middleware.s3``.
 """
 import configparser
 from urllib.parse import unquote, urlparse
