@@ -51,19 +51,28 @@ def test_option_lists_match_the_config_classes():
 
 
 def test_operator_guide_config_blocks_are_valid():
-    """docs/operator-guide.md: its pipeline puts the filter right before
-    copy, after auth; every option it sets is one the code reads."""
+    """docs/operator-guide.md: each pipeline puts the filter right before
+    copy, after auth (tempauth or keystoneauth); every option it sets is one
+    the code reads."""
+    from storlets.gateway.docker import ACCOUNT_OPTIONS
     guide = os.path.join(ETC, '..', 'docs', 'operator-guide.md')
     with open(guide) as f:
         blocks = re.findall(r'```ini\n(.*?)```', f.read(), re.S)
-    proxy = configparser.ConfigParser(interpolation=None)
-    proxy.read_string(blocks[0])
-    words = proxy['pipeline:main']['pipeline'].split()
-    assert words[words.index('storlet_handler') + 1] == 'copy'
-    assert words.index('tempauth') < words.index('storlet_handler')
-    assert set(proxy['filter:storlet_handler']) - {'use'} <= \
-        set(FILTER_OPTIONS)
-    account = configparser.ConfigParser(interpolation=None)
-    account.read_string(blocks[1])
-    from storlets.gateway.docker import ACCOUNT_OPTIONS
-    assert set(account['account:AUTH_bigdata']) <= set(ACCOUNT_OPTIONS)
+    auths, accounts = set(), 0
+    for block in blocks:
+        conf = configparser.ConfigParser(interpolation=None)
+        conf.read_string(block)
+        if conf.has_section('pipeline:main'):
+            words = conf['pipeline:main']['pipeline'].split()
+            assert words[words.index('storlet_handler') + 1] == 'copy'
+            auth = 'tempauth' if 'tempauth' in words else 'keystoneauth'
+            assert words.index(auth) < words.index('storlet_handler')
+            auths.add(auth)
+        if conf.has_section('filter:storlet_handler'):
+            assert set(conf['filter:storlet_handler']) - {'use'} <= \
+                set(FILTER_OPTIONS)
+        for section in conf.sections():
+            if section.startswith('account:'):
+                accounts += 1
+                assert set(conf[section]) <= set(ACCOUNT_OPTIONS)
+    assert auths == {'tempauth', 'keystoneauth'} and accounts
