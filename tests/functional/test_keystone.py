@@ -26,6 +26,7 @@ import pytest
 import swiftclient
 from swiftclient import ClientException
 
+from tests.functional import test_java
 from tests.functional.conftest import (
     STORLETS_DIR, admin_in, connection, enabled, metadata_as, reader,
     storlet_headers)
@@ -181,11 +182,12 @@ def test_dependency(auth, where):
     assert body == b'dependency v1\n'
 
 
+@pytest.mark.skipif(
+    test_java.SANDBOX_IMAGE.startswith(test_java.PYTHON_ONLY_IMAGE),
+    reason='requires the Java sandbox image (all-in-one built with '
+           'STORLETS_AIO_JAVA=0 has none)')
 def test_java_identity(auth, where):
     from tests.functional.java_build import java_build
-    from tests.functional.leaks import gateway_conf
-    if gateway_conf().get('sandbox_image', '').startswith('storlets-sandbox:'):
-        pytest.skip('the all-in-one has no Java image (STORLETS_AIO_JAVA=0)')
     c, cont = auth
     jbuild = java_build()
     with open(jbuild.sample_jar('identitystorlet-1.0.jar'), 'rb') as f:
