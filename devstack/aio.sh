@@ -227,12 +227,7 @@ venv_stamp() {
 }
 
 ensure_venv() {
-    if ! "$VENV/bin/python" -c 'import sys' >/dev/null 2>&1; then
-        log "creating the venv $VENV"
-        rm -rf "$VENV"
-        mkdir -p "$(dirname "$VENV")"
-        /usr/bin/python3 -m venv "$VENV"
-    fi
+    ensure_python_venv "$VENV"
     local stamp_file=$VENV/.storlets-aio-stamp stamp
     stamp=$(venv_stamp)
     if [[ -f $stamp_file && $(<"$stamp_file") == "$stamp" ]]; then

@@ -68,3 +68,15 @@ run_long() {
     fi
     log "  done: ${desc} ($((SECONDS - start))s)"
 }
+
+# ensure_python_venv DIR: DIR is a working venv of the system's python3
+# (made anew when missing or broken, e.g. after a Python upgrade).
+ensure_python_venv() {
+    local dir=$1
+    if ! "$dir/bin/python" -c 'import sys' >/dev/null 2>&1; then
+        log "creating the venv $dir"
+        rm -rf "$dir"
+        mkdir -p "$(dirname "$dir")"
+        /usr/bin/python3 -m venv "$dir"
+    fi
+}

@@ -87,12 +87,7 @@ keystone_venv_stamp() {
 # ensure_keystone_venv: $KEYSTONE_VENV has keystone and uwsgi (pinned);
 # reinstalled only when the pins or the Python change.
 ensure_keystone_venv() {
-    if ! "$KEYSTONE_VENV/bin/python" -c 'import sys' >/dev/null 2>&1; then
-        log "creating the Keystone venv $KEYSTONE_VENV"
-        rm -rf "$KEYSTONE_VENV"
-        mkdir -p "$(dirname "$KEYSTONE_VENV")"
-        /usr/bin/python3 -m venv "$KEYSTONE_VENV"
-    fi
+    ensure_python_venv "$KEYSTONE_VENV"
     local stamp_file=$KEYSTONE_VENV/.storlets-aio-stamp stamp
     stamp=$(keystone_venv_stamp)
     if [[ -f $stamp_file && $(<"$stamp_file") == "$stamp" ]]; then
