@@ -67,66 +67,68 @@ def _read_some(fd, timeout, what):
                        timeout_exc=_timeout(what, timeout))
 
 
-def _feed(fd, body, timeout):
-    """Write an iterator into a pipe (green); close the pipe at the end.
+def _fill_pipe(fd, fill, *closers):
+    """Run ``fill()``, which writes one input into the non-blocking pipe
+    ``fd`` (green); then close ``fd`` and call each of ``closers``.
 
-    Returns None, or the exception that broke the *input* (e.g. a client that
-    sent less than it announced): the call must then fail even if the storlet
-    saw a clean end of file.
+    Returns None, or the exception that broke the input: an I/O error, a
+    body or file shorter than announced, or a storlet that left its input
+    unread for ``storlet_timeout`` while it still ran (closing the pipe
+    then would show it a clean but early end of file). The call must then
+    fail even though the storlet saw a clean end of file. A storlet that
+    closed its input (``BrokenPipeError``) did not want the rest: no error.
     """
     try:
+        fill()
+    except BrokenPipeError:
+        pass
+    except Exception as err:
+        return err
+    finally:
+        os.close(fd)
+        for close in closers:
+            close()
+
+
+def _wait_writable(fd, timeout):
+    trampoline(fd, write=True, timeout=timeout,
+               timeout_exc=_timeout('input', timeout))
+
+
+def _feed(fd, body, timeout):
+    """Write an iterator into a pipe (see ``_fill_pipe``); close both."""
+    def fill():
         for chunk in body:
             view = memoryview(chunk)
             while view:
                 try:
                     view = view[os.write(fd, view):]
                 except BlockingIOError:
-                    trampoline(fd, write=True, timeout=timeout,
-                               timeout_exc=_timeout('input', timeout))
-    except (BrokenPipeError, StorletTimeout):
-        pass  # the storlet stopped reading; its verdict says whether it cared
-    except Exception as err:
-        return err
-    finally:
-        os.close(fd)
-        close = getattr(body, 'close', None)
-        if close:
-            close()
+                    _wait_writable(fd, timeout)
+    return _fill_pipe(fd, fill, getattr(body, 'close', lambda: None))
 
 
 def _pump(fd, src, start, end, timeout):
-    """Splice bytes ``[start, end)`` of the file ``src`` into the
-    non-blocking pipe ``fd`` (green); close both at the end.
-
-    ``start`` None: from 0; ``end`` None: to the file's end. Returns None,
-    or the exception that broke the read (an I/O error, a file shorter
-    than the window): the call must then fail even though the storlet saw
-    a clean end of file. A storlet that stops reading is not an error.
-    """
-    offset = start or 0
-    try:
-        if end is None:
-            end = os.fstat(src).st_size
-        while offset < end:
+    """Splice bytes ``[start, end)`` of the file ``src`` into a pipe (see
+    ``_fill_pipe``); close both. ``start`` None: from 0; ``end`` None: to
+    the file's end."""
+    def fill():
+        offset, last = start or 0, end
+        if last is None:
+            last = os.fstat(src).st_size
+        while offset < last:
             try:
-                moved = os.splice(src, fd, min(end - offset, _PIPE_SIZE),
+                moved = os.splice(src, fd, min(last - offset, _PIPE_SIZE),
                                   offset_src=offset,
                                   flags=os.SPLICE_F_NONBLOCK)
             except BlockingIOError:
-                trampoline(fd, write=True, timeout=timeout,
-                           timeout_exc=_timeout('input', timeout))
+                _wait_writable(fd, timeout)
                 continue
             if not moved:
                 raise EOFError('object data ended at byte %d of %d'
-                               % (offset, end))
+                               % (offset, last))
             offset += moved
-    except (BrokenPipeError, StorletTimeout):
-        pass  # the storlet stopped reading; its verdict says whether it cared
-    except Exception as err:
-        return err
-    finally:
-        os.close(fd)
-        os.close(src)
+    return _fill_pipe(fd, fill, lambda: os.close(src))
 
 
 def _verdict(conn, timeout):
