@@ -9,7 +9,10 @@ account's sandbox at ``/var/lib/storlets``)::
 ``key`` is a hash of the storlet's name, ETag, timestamp and dependency
 names, so a re-uploaded storlet gets a new directory (and a new daemon) on
 the very next request, and in-flight calls of the old version keep theirs.
-A directory is filled under a temporary name and renamed into place, so a
+What is fetched must be the version the key names: an object whose
+``X-Timestamp`` differs from the one the proxy described (a replica that
+missed a re-upload, or a re-upload in between) is refused, never cached
+under that key. A directory is filled under a temporary name and renamed into place, so a
 half-fetched version is never visible. Names were validated before they get
 here (``registration.check_object_name``).
 
@@ -130,10 +133,14 @@ class CodeCache:
                 raise StorletCodeError('Cannot cache %s: its temporary '
                                        'directory was removed' % storlet.name)
             self._fetch(source, account, 'storlet', storlet.name, tmp,
-                        lambda headers: 0o600)
-            for dep in storlet.dependencies:
+                        lambda headers: 0o600, storlet.timestamp)
+            dep_timestamps = [v.rpartition('@')[2]
+                              for v in storlet.dependency_versions]
+            for i, dep in enumerate(storlet.dependencies):
                 self._fetch(source, account, 'dependency', dep, tmp,
-                            _dependency_mode_from_headers)
+                            _dependency_mode_from_headers,
+                            dep_timestamps[i] if i < len(dep_timestamps)
+                            else '')
             try:
                 os.rename(tmp, final)
             except OSError:
@@ -295,11 +302,15 @@ class CodeCache:
                 except FileNotFoundError:
                     pass
 
-    def _fetch(self, source, account, kind, name, directory, mode_of):
+    def _fetch(self, source, account, kind, name, directory, mode_of,
+               timestamp=''):
+        """Fetch one code object into ``directory``; ``timestamp``, if
+        given, is the ``X-Timestamp`` the object must have."""
         check_object_name(name, kind.title())
         headers, body = source.fetch(account, kind, name)
         path = os.path.join(directory, name)
         try:
+            _check_version(kind, name, headers, timestamp)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with open(fd, 'wb') as out:
                 for chunk in body:
@@ -314,6 +325,17 @@ class CodeCache:
         if self.owner:
             os.chown(path, *self.owner)
         os.chmod(path, mode_of(headers))
+
+
+def _check_version(kind, name, headers, timestamp):
+    """Refuse a fetched object that is not the version the proxy saw (Swift
+    always sends ``X-Timestamp``; a source that sends none is trusted)."""
+    got = headers.get('X-Timestamp')
+    if timestamp and got is not None and got != timestamp:
+        raise StorletCodeError(
+            'The %s %s changed while it was being fetched (timestamp %s, '
+            'expected %s); try again' % (kind, name, got, timestamp),
+            status=503)
 
 
 def _dependency_mode_from_headers(headers):

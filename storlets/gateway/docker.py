@@ -31,9 +31,17 @@ sandbox, unused for ``cache_ttl`` seconds and not locked by a call.
 
 ``scope`` is a hash of the whole account name, so two accounts never share a
 sandbox, a cache or a socket.
+
+``node_name`` names the Swift node this gateway serves. Nodes that share one
+dockerd (several storage nodes on one host, as in the all-in-one) must each
+have their own ``node_name`` and ``host_root``: a node's sandboxes are
+named ``storlets-<node>-<scope>`` and labelled ``storlets.node=<node>``, and
+a node counts, evicts and collects only its own. With the default (empty)
+name, sandboxes are ``storlets-<scope>``, for a node alone on its host.
 """
 import hashlib
 import os
+import re
 import time
 from dataclasses import dataclass, fields
 
@@ -53,6 +61,9 @@ SANDBOX_RUN_DIR = '/run/storlets'
 SANDBOX_CODE_DIR = '/var/lib/storlets'
 LABEL = 'managed_by'
 LABEL_VALUE = 'storlets'
+NODE_LABEL = 'storlets.node'
+#: What a ``node_name`` may be: a part of a Docker container name.
+NODE_NAME = re.compile(r'^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,31}$')
 #: Seconds a cold start waits for a sandbox to become evictable when the
 #: node is full of busy ones, before it fails with ``SandboxBusy``.
 BUSY_WAIT = 2.0
@@ -63,7 +74,10 @@ def scope_of(account):
     return hashlib.sha256(account.encode('utf-8')).hexdigest()[:24]
 
 
-def container_name(scope):
+def container_name(scope, node_name=''):
+    """The Docker name of a scope's sandbox on the node ``node_name``."""
+    if node_name:
+        return 'storlets-%s-%s' % (node_name, scope)
     return 'storlets-%s' % scope
 
 
@@ -82,6 +96,8 @@ class DockerGatewayConfig:
     for one account (a bigger memory limit, an image with extra packages).
     """
     host_root: str = '/var/lib/storlets'
+    #: this node's name among the nodes sharing one dockerd ('' if alone)
+    node_name: str = ''
     sandbox_image: str = 'storlets-sandbox:latest'
     storlet_timeout: float = 40.0
     sandbox_start_timeout: float = 10.0
@@ -102,7 +118,7 @@ class DockerGatewayConfig:
     cache_max_versions: int = 50
     cache_max_mb: int = 1024
 
-    OPTIONS = ('host_root', 'sandbox_image', 'storlet_timeout',
+    OPTIONS = ('host_root', 'node_name', 'sandbox_image', 'storlet_timeout',
                'sandbox_start_timeout', 'sandbox_idle_timeout',
                'max_containers_per_node', 'sandbox_user',
                'container_mem_limit', 'container_pids_limit',
@@ -120,6 +136,9 @@ class DockerGatewayConfig:
                 values[f.name] = f.type(conf[f.name]) \
                     if f.type in (int, float) else conf[f.name]
         config = cls(**values)
+        if config.node_name and not NODE_NAME.match(config.node_name):
+            raise ValueError('node_name must be 1-32 letters, digits, "_", '
+                             '"." or "-", starting with a letter or digit')
         if config.storlet_timeout <= 0 or config.sandbox_start_timeout <= 0 \
                 or config.sandbox_idle_timeout <= 0:
             raise ValueError('gateway timeouts must be positive')
@@ -164,7 +183,7 @@ def container_run_kwargs(conf, scope):
     uid, gid = conf.uid_gid
     return dict(
         image=conf.sandbox_image,
-        name=container_name(scope),
+        name=container_name(scope, conf.node_name),
         detach=True,
         init=True,
         user='%d:%d' % (uid, gid),
@@ -186,7 +205,8 @@ def container_run_kwargs(conf, scope):
             Mount(SANDBOX_RUN_DIR, os.path.join(conf.host_root, 'run', scope),
                   type='bind', read_only=False),
         ],
-        labels={LABEL: LABEL_VALUE, 'storlets.scope': scope},
+        labels={LABEL: LABEL_VALUE, 'storlets.scope': scope,
+                NODE_LABEL: conf.node_name},
         auto_remove=True,
         # Daemons exit after sandbox_idle_timeout without calls; the factory
         # (and so the container) soon after its last daemon is gone.
@@ -345,7 +365,7 @@ class DockerStorletGateway(Gateway):
         factory = os.path.join(self.run_dir(scope), 'factory.sock')
         if self._ping(factory):
             return
-        name = container_name(scope)
+        name = container_name(scope, conf.node_name)
         start = time.monotonic()
         deadline = start + conf.sandbox_start_timeout
         busy_deadline = start + min(BUSY_WAIT, conf.sandbox_start_timeout)
@@ -371,7 +391,7 @@ class DockerStorletGateway(Gateway):
 
     def _try_start(self, conf, scope, deadline):
         """One attempt to run the scope's container; True once it runs."""
-        name = container_name(scope)
+        name = container_name(scope, conf.node_name)
         node = self.node_lock(max(0.0, deadline - time.monotonic()))
         if node is None:
             return False          # others are starting sandboxes: retry
@@ -402,8 +422,11 @@ class DockerStorletGateway(Gateway):
             node.release()
 
     def _running(self):
-        return self.client.containers.list(
+        """This node's running sandboxes (not other nodes' on the host)."""
+        node = self.config.node_name
+        return [c for c in self.client.containers.list(
             filters={'label': '%s=%s' % (LABEL, LABEL_VALUE)})
+            if c.labels.get(NODE_LABEL, '') == node]
 
     def _make_room(self, conf, scope):
         """Enforce ``max_containers_per_node`` (under the node lock): stop

@@ -11,7 +11,9 @@ more proxy CPU than the invocation's own GET, so:
 * **Version facts** are cached in memcache (shared by every proxy) for
   ``CACHE_TTL`` seconds and dropped by this filter whenever a request that
   may change the object (PUT, POST, DELETE, COPY onto it) passes through, so
-  a re-upload is still used on the very next request.
+  a re-upload is still used on the very next request. The HEAD asks for the
+  newest replica (``X-Newest``): a node that missed a re-upload while it
+  was down must not make the proxy run the old version.
 """
 from urllib.parse import quote
 
@@ -67,7 +69,7 @@ def object_facts(req, app, account, container, obj):
         req.environ, method='HEAD',
         path=_path(account, container, obj) +
         '?symlink=get&multipart-manifest=get',
-        headers={}, swift_source=SWIFT_SOURCE)
+        headers={'X-Newest': 'true'}, swift_source=SWIFT_SOURCE)
     resp = head.get_response(app)
     close(resp.app_iter)
     facts = {}

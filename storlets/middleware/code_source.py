@@ -2,6 +2,8 @@
 
 One ``InternalClient`` per server process, built on first use (building one
 parses a config file and a whole proxy pipeline; never do that per request).
+Code is read from the newest replica (``X-Newest``), the one the proxy
+described: a replica that missed a re-upload would hold the old code.
 """
 import functools
 import io
@@ -33,7 +35,7 @@ class SwiftCodeSource(CodeSource):
         container = self.containers[container_kind]
         try:
             _status, headers, body = self.client.get_object(
-                account, container, name)
+                account, container, name, headers={'X-Newest': 'true'})
         except UnexpectedResponse as err:
             raise StorletCodeError(
                 'Cannot fetch %s %s/%s: %s' % (container_kind, container, name,

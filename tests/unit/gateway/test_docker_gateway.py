@@ -167,7 +167,8 @@ def test_per_account_overrides(tmp_path):
 @pytest.mark.parametrize('conf', [
     {'storlet_timeout': '0'}, {'container_pids_limit': '-1'},
     {'container_cpus': 'lots'}, {'max_containers_per_node': 'x'},
-    {'max_scratch_mb': '-1'}])
+    {'max_scratch_mb': '-1'}, {'node_name': 'a b'}, {'node_name': '-x'},
+    {'node_name': 'n/1'}, {'node_name': 'x' * 33}])
 def test_bad_gateway_options_fail_at_load(tmp_path, conf):
     with pytest.raises(ValueError):
         gateway(tmp_path, FakeDockerClient(), **conf)

@@ -5,6 +5,7 @@ directory, so that several processes (forked, each with its own gateway, as
 the Swift servers of a node) share one "dockerd". Listing is slow, like
 Docker's, to widen any race between counting and starting.
 """
+import json
 import multiprocessing
 import os
 import tempfile
@@ -25,8 +26,7 @@ class DirContainer:
     def __init__(self, client, name):
         self.client, self.name, self.status = client, name, 'running'
         with open(os.path.join(client.root, name)) as f:
-            self.labels = {'managed_by': 'storlets',
-                           'storlets.scope': f.read()}
+            self.labels = dict(json.load(f), managed_by='storlets')
 
     def remove(self, force=False):
         try:
@@ -62,7 +62,7 @@ class DirContainers:
         fd = os.open(os.path.join(self.client.root, kwargs['name']),
                      os.O_WRONLY | os.O_CREAT | os.O_EXCL)
         with open(fd, 'w') as f:
-            f.write(scope)
+            json.dump(kwargs['labels'], f)
         with open(self.client.log, 'a') as f:
             f.write('run %s %d\n' % (scope, len(os.listdir(self.client.root))))
 
@@ -75,13 +75,16 @@ class DirDocker:
         os.makedirs(self.root, exist_ok=True)
         self.containers = DirContainers(self)
 
-    def running(self):
-        return {DirContainer(self, n).labels['storlets.scope']
-                for n in os.listdir(self.root)}
+    def running(self, node=None):
+        """Scopes of running sandboxes (of one node, if given)."""
+        labels = [DirContainer(self, n).labels for n in os.listdir(self.root)]
+        return {c['storlets.scope'] for c in labels
+                if node is None or c.get('storlets.node', '') == node}
 
-    def add(self, scope):
-        self.containers.run(name=container_name(scope),
-                            labels={'storlets.scope': scope})
+    def add(self, scope, node=''):
+        self.containers.run(name=container_name(scope, node),
+                            labels={'storlets.scope': scope,
+                                    'storlets.node': node})
 
     def peak(self):
         counts = [int(line.split()[2]) for line in open(self.log)
@@ -253,3 +256,35 @@ def test_random_events_never_break_the_limit_nor_a_call(events):
             running = client.running()
             assert len(running) <= limit
             assert {s for s, held in calls.items() if held} <= running
+
+
+def test_nodes_sharing_one_dockerd_count_and_evict_only_their_own(tmp_path):
+    """Two storage nodes on one host (one dockerd, own host_root and
+    node_name each), limit 2 per node: filling one never stops the
+    other's sandboxes, and the same account gets one sandbox per node."""
+    client = DirDocker(str(tmp_path))
+
+    def node(name):
+        root = str(tmp_path / name)
+        return DockerStorletGateway(
+            {'host_root': root, 'node_name': name,
+             'max_containers_per_node': '2', 'sandbox_start_timeout': '0.2'},
+            docker_client=client)
+
+    one, two = node('node1'), node('node2')
+    for account in ('AUTH_a', 'AUTH_b'):
+        with pytest.raises(SandboxError):   # no agent answers in the fake
+            one.ensure_sandbox(account)
+    for account in ('AUTH_a', 'AUTH_c', 'AUTH_d'):
+        with pytest.raises(SandboxError):
+            two.ensure_sandbox(account)
+    assert client.running('node1') == {scope_of('AUTH_a'), scope_of('AUTH_b')}
+    assert len(client.running('node2')) == 2      # node2 evicted its own
+    assert scope_of('AUTH_d') in client.running('node2')
+    names = set(os.listdir(client.root))
+    assert 'storlets-node1-' + scope_of('AUTH_a') in names
+    assert 'storlets-node1-' + scope_of('AUTH_b') in names
+    assert 'storlets-node2-' + scope_of('AUTH_d') in names
+    assert os.path.isdir(str(tmp_path / 'node2' / 'run' / scope_of('AUTH_d')))
+    assert not os.path.exists(str(tmp_path / 'node1' / 'run' /
+                                  scope_of('AUTH_d')))
