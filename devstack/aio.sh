@@ -4,9 +4,16 @@
 #   devstack/aio.sh up       install, configure and (re)start everything, run a storlet
 #   devstack/aio.sh test     up (quietly), then pytest tests/unit tests/functional [ARGS]
 #   devstack/aio.sh down     stop what `up` started (by pid), remove sandbox containers
-#   devstack/aio.sh status   what runs, by pid
+#   devstack/aio.sh status   what runs, by pid, node by node
+#   devstack/aio.sh stop-node N / start-node N   take storage node N down / back
 #
-# Run as root on Debian 12. Proxy: http://127.0.0.1:8080 (tempauth test:tester/testing);
+# Run as root on Debian 12. A small real cluster: three storage nodes on
+# 127.0.0.2-4 (node N: object, container and account servers on ports 62N0,
+# 62N1, 62N2, its own devices, logs in $LOG_DIR/nodeN, storlet gateway
+# /etc/swift/nodeN/storlet-docker-gateway.conf with its own code cache and
+# sandboxes under /var/lib/storlets/nodeN); proxies on 127.0.0.1 (gateway
+# /etc/swift/storlet-docker-gateway.conf, /var/lib/storlets/proxy).
+# Proxy: http://127.0.0.1:8080 (tempauth test:tester/testing);
 # a second proxy with at-rest encryption on http://127.0.0.1:8081 (same users);
 # Keystone on http://127.0.0.1:5000/v3 and a third proxy authenticating with it
 # on http://127.0.0.1:8085 (devstack/lib/keystone.sh; Keystone venv in
@@ -40,6 +47,7 @@ SWIFT_DIR=/etc/swift
 GATEWAY_CONF=$SWIFT_DIR/storlet-docker-gateway.conf
 INTERNAL_CLIENT_CONF=$SWIFT_DIR/internal-client.conf
 HOST_ROOT=/var/lib/storlets
+PROXY_HOST_ROOT=$HOST_ROOT/proxy
 PROXY_URL=http://127.0.0.1:8080
 AUTH_URL=$PROXY_URL/auth/v1.0
 ENC_PROXY_URL=http://127.0.0.1:8081
@@ -70,21 +78,33 @@ PIP_PACKAGES=(swift python-swiftclient pytest hypothesis boto3)
 APT_PACKAGES+=("${KEYSTONE_APT_PACKAGES[@]}")
 PIP_PACKAGES+=("${KEYSTONE_SWIFT_PIP_PACKAGES[@]}")
 
-# name|program|config|port, in start order.
-SERVERS=(
-    "account-server|swift-account-server|$SWIFT_DIR/account-server.conf|6212"
-    "container-server|swift-container-server|$SWIFT_DIR/container-server.conf|6211"
-    "object-server-1|swift-object-server|$SWIFT_DIR/object-server/1.conf|6210"
-    "object-server-2|swift-object-server|$SWIFT_DIR/object-server/2.conf|6220"
-    "object-server-3|swift-object-server|$SWIFT_DIR/object-server/3.conf|6230"
-    "proxy-server|swift-proxy-server|$SWIFT_DIR/proxy-server.conf|8080"
-    "proxy-server-encrypted|swift-proxy-server|$ENC_PROXY_CONF|8081"
-    "proxy-server-keystone|swift-proxy-server|$KEYSTONE_PROXY_CONF|$KEYSTONE_PROXY_PORT"
+# name|program|config|address:port, in start order: each storage node's
+# servers (named KIND-server-N), then the proxies.
+SERVERS=()
+for _n in "${STORAGE_NODES[@]}"; do
+    for _kind in account container object; do
+        SERVERS+=("$_kind-server-$_n|swift-$_kind-server|$(node_conf_dir "$_n")/$_kind-server.conf|$(node_ip "$_n"):$(node_port "$_n" "$_kind")")
+    done
+done
+unset _n _kind
+SERVERS+=(
+    "proxy-server|swift-proxy-server|$SWIFT_DIR/proxy-server.conf|127.0.0.1:8080"
+    "proxy-server-encrypted|swift-proxy-server|$ENC_PROXY_CONF|127.0.0.1:8081"
+    "proxy-server-keystone|swift-proxy-server|$KEYSTONE_PROXY_CONF|127.0.0.1:$KEYSTONE_PROXY_PORT"
 )
+
+# server_log NAME: a storage node's servers log into the node's directory.
+server_log() {
+    if [[ $1 =~ ^([a-z]+-server)-([0-9]+)$ ]]; then
+        printf '%s/node%s/%s.log\n' "$LOG_DIR" "${BASH_REMATCH[2]}" "${BASH_REMATCH[1]}"
+    else
+        printf '%s/%s.log\n' "$LOG_DIR" "$1"
+    fi
+}
 
 usage() {
     cat <<'USAGE'
-usage: devstack/aio.sh up|test [PYTEST ARGS...]|down|status|restart-server NAME|ensure-docker
+usage: devstack/aio.sh up|test [PYTEST ARGS...]|down|status|stop-node N|start-node N|restart-server NAME|ensure-docker
 
   up      install packages and the venv, build/reuse the sandbox image, write Swift
           configs and rings, (re)start the servers, then run a sample storlet
@@ -92,7 +112,9 @@ usage: devstack/aio.sh up|test [PYTEST ARGS...]|down|status|restart-server NAME|
           extra arguments go to pytest (test paths among them replace the defaults)
   down    stop the servers, memcached and dockerd if this script started them,
           remove storlet sandbox containers; data and images stay
-  status  show what runs, by pid
+  status  show what runs, by pid, node by node
+  stop-node N / start-node N
+          stop storage node N's servers and sandboxes / start them again
   restart-server NAME
           restart one server (e.g. object-server-1); takes no lock (fault tests)
   ensure-docker
@@ -172,7 +194,12 @@ stop_daemons() {
     done
 }
 
-port_open() { timeout 2 bash -c ">/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
+# port_open [ADDRESS:]PORT (address 127.0.0.1 by default)
+port_open() {
+    local addr=$1
+    [[ $addr == *:* ]] || addr=127.0.0.1:$addr
+    timeout 2 bash -c ">/dev/tcp/${addr%:*}/${addr##*:}" 2>/dev/null
+}
 
 acquire_lock() {
     mkdir -p "$RUN_DIR"
@@ -226,11 +253,24 @@ venv_stamp() {
     } | sha256sum | cut -d' ' -f1
 }
 
+# True when the venv has the paste filter the Swift configs load.
+venv_has_filter() {
+    "$VENV/bin/python" - <<'EOF'
+import sys
+from importlib.metadata import entry_points
+eps = entry_points(group="paste.filter_factory")
+sys.exit(0 if any(ep.name == "storlet_handler" and ep.dist and ep.dist.name == "storlets"
+                  for ep in eps) else 1)
+EOF
+}
+
 ensure_venv() {
     ensure_python_venv "$VENV"
     local stamp_file=$VENV/.storlets-aio-stamp stamp
     stamp=$(venv_stamp)
-    if [[ -f $stamp_file && $(<"$stamp_file") == "$stamp" ]]; then
+    # A fresh checkout at the same path has no egg-info yet: the stamp alone
+    # would call an editable install complete that no longer is.
+    if [[ -f $stamp_file && $(<"$stamp_file") == "$stamp" ]] && venv_has_filter; then
         log "venv $VENV is up to date"
     else
         local args=("${PIP_PACKAGES[@]}")
@@ -246,13 +286,7 @@ ensure_venv() {
         printf '%s\n' "$stamp" >"$stamp_file"
     fi
     # Fail early and clearly if the paste entry point the configs use is missing.
-    if ! "$VENV/bin/python" - <<'EOF'; then
-import sys
-from importlib.metadata import entry_points
-eps = entry_points(group="paste.filter_factory")
-sys.exit(0 if any(ep.name == "storlet_handler" and ep.dist and ep.dist.name == "storlets"
-                  for ep in eps) else 1)
-EOF
+    if ! venv_has_filter; then
         die "the venv has no paste filter 'egg:storlets#storlet_handler' (is the storlets package's setup.cfg complete?); the Swift servers cannot load their pipelines"
     fi
 }
@@ -346,13 +380,31 @@ ensure_data_fs() {
     log "devices on XFS: $DATA_IMAGE mounted on $DATA_ROOT"
 }
 
+# remove_single_node_layout: what an all-in-one from before the storage
+# nodes left (devices in $DATA_ROOT, one host_root for every server, one
+# config per server); its sandboxes go in remove_stale_sandboxes.
+remove_single_node_layout() {
+    local old found=()
+    for old in "$DATA_ROOT"/object[123] "$DATA_ROOT"/container1 "$DATA_ROOT"/account1 \
+        "$HOST_ROOT"/{cache,run,usage,versions,locks,trash} "$SWIFT_DIR/object-server" \
+        "$SWIFT_DIR"/{account,container}-server.conf; do
+        [[ -e $old ]] && found+=("$old")
+    done
+    ((${#found[@]})) || return 0
+    log "removing the single-node layout of an older all-in-one: ${found[*]}"
+    stop_swift
+    rm -rf "${found[@]}"
+}
+
 prepare_dirs() {
-    local dev
-    mkdir -p "$RUN_DIR" "$LOG_DIR" "$CACHE_DIR/recon" "$HOST_ROOT" "$SWIFT_DIR/object-server"
+    local n
+    mkdir -p "$RUN_DIR" "$LOG_DIR" "$HOST_ROOT" "$PROXY_HOST_ROOT"
     ensure_data_fs
-    while read -r dev; do
-        mkdir -p "$DATA_ROOT/$dev"
-    done < <(ring_devices)
+    remove_single_node_layout
+    for n in "${STORAGE_NODES[@]}"; do
+        mkdir -p "$(node_devices "$n")/d$n" "$LOG_DIR/node$n" "$CACHE_DIR/recon/node$n" \
+            "$(node_host_root "$n")" "$(node_conf_dir "$n")"
+    done
     if ! "$VENV/bin/python" - "$DATA_ROOT" <<'EOF'; then
 import os, sys, tempfile
 fd, path = tempfile.mkstemp(dir=sys.argv[1], prefix=".xattr-check-")
@@ -428,23 +480,26 @@ ensure_encryption_secret() {
 }
 
 write_configs() {
-    local image=$1 custom=$2 entry name prog conf port
+    local image=$1 custom=$2
     log "writing Swift configs in $SWIFT_DIR"
     swift_conf "$EC_TYPE" | write_if_changed "$SWIFT_DIR/swift.conf"
     proxy_server_conf proxy-server 8080 | write_if_changed "$SWIFT_DIR/proxy-server.conf"
     # 0600: it holds the encryption root secret.
     proxy_server_conf proxy-server-encrypted 8081 "$ENCRYPTION_SECRET" |
         write_if_changed "$ENC_PROXY_CONF" 0600
-    account_server_conf | write_if_changed "$SWIFT_DIR/account-server.conf"
-    container_server_conf | write_if_changed "$SWIFT_DIR/container-server.conf"
-    for entry in "${SERVERS[@]}"; do
-        IFS='|' read -r name prog conf port <<<"$entry"
-        if [[ $prog == swift-object-server ]]; then
-            object_server_conf "$name" "$port" | write_if_changed "$conf"
-        fi
-    done
     internal_client_conf | write_if_changed "$INTERNAL_CLIENT_CONF"
-    gateway_conf "$image" "$CUSTOM_IMAGE_ACCOUNT" "$custom" | write_if_changed "$GATEWAY_CONF"
+    gateway_conf proxy "$PROXY_HOST_ROOT" "$image" "$CUSTOM_IMAGE_ACCOUNT" "$custom" |
+        write_if_changed "$GATEWAY_CONF"
+    local n dir
+    for n in "${STORAGE_NODES[@]}"; do
+        dir=$(node_conf_dir "$n")
+        account_server_conf "$n" | write_if_changed "$dir/account-server.conf"
+        container_server_conf "$n" | write_if_changed "$dir/container-server.conf"
+        object_server_conf "$n" | write_if_changed "$dir/object-server.conf"
+        internal_client_conf "$n" | write_if_changed "$dir/internal-client.conf"
+        gateway_conf "node$n" "$(node_host_root "$n")" "$image" "$CUSTOM_IMAGE_ACCOUNT" "$custom" |
+            write_if_changed "$(node_gateway_conf "$n")"
+    done
 }
 
 # One ring per ring_spec line, (re)built only when missing or when its line
@@ -484,8 +539,8 @@ stop_swift() {
     stop_daemons 15 "${specs[@]}"
 }
 
-# health_ok PORT: the server answers its healthcheck.
-health_ok() { curl -fsS -m 2 "http://127.0.0.1:$1/healthcheck" 2>/dev/null | grep -q OK; }
+# health_ok ADDRESS:PORT: the server answers its healthcheck.
+health_ok() { curl -fsS -m 2 "http://$1/healthcheck" 2>/dev/null | grep -q OK; }
 
 restart_swift() {
     local entry name prog conf port
@@ -499,7 +554,7 @@ restart_swift() {
     done
     for entry in "${SERVERS[@]}"; do
         IFS='|' read -r name prog conf port <<<"$entry"
-        start_daemon "$name" "$LOG_DIR/$name.log" "$VENV/bin/$prog" "$conf" -v
+        start_daemon "$name" "$(server_log "$name")" "$VENV/bin/$prog" "$conf" -v
     done
     local deadline=$((SECONDS + 90)) pending
     for entry in "${SERVERS[@]}"; do
@@ -511,16 +566,16 @@ restart_swift() {
                 break
             fi
             if ! running_pid "$name" "$conf" >/dev/null; then
-                show_tail "$LOG_DIR/$name.log" 40
-                die "$name exited during start-up (log: $LOG_DIR/$name.log)"
+                show_tail "$(server_log "$name")" 40
+                die "$name exited during start-up (log: $(server_log "$name"))"
             fi
             sleep 0.3
         done
         if ((pending)); then
-            show_tail "$LOG_DIR/$name.log" 40
-            die "$name did not answer http://127.0.0.1:$port/healthcheck in time"
+            show_tail "$(server_log "$name")" 40
+            die "$name did not answer http://$port/healthcheck in time"
         fi
-        log "  $name is up on 127.0.0.1:$port (pid $(running_pid "$name" "$conf"))"
+        log "  $name is up on $port (pid $(running_pid "$name" "$conf"))"
     done
 }
 
@@ -534,7 +589,7 @@ show_server_logs() {
     local entry name prog conf port
     for entry in "${SERVERS[@]}"; do
         IFS='|' read -r name prog conf port <<<"$entry"
-        case $name in proxy-server* | object-server-*) show_tail "$LOG_DIR/$name.log" 25 ;; esac
+        case $name in proxy-server* | object-server-*) show_tail "$(server_log "$name")" 25 ;; esac
     done
     local id
     for id in $(docker ps -aq --filter label=managed_by=storlets 2>/dev/null || true); do
@@ -544,17 +599,31 @@ show_server_logs() {
     done
 }
 
-# Sandbox containers of another image (older agent code) or not running are
-# removed, so the next invocation starts a fresh one from the current image.
+# Sandbox containers of another image (older agent code), not running, or of
+# no node of this cluster (an older single-node all-in-one) are removed, so
+# the next invocation starts a fresh one from the current image.
 remove_stale_sandboxes() {
-    local id img state current=" $* "
-    while read -r id img state; do
+    local id img state node current=" $* " nodes=" proxy " n
+    for n in "${STORAGE_NODES[@]}"; do nodes+="node$n "; done
+    while read -r id img state node; do
         [[ -n $id ]] || continue
-        if [[ $current != *" $img "* || $state != running ]]; then
-            log "  removing sandbox container $id ($img, $state)"
+        if [[ $current != *" $img "* || $state != running || $nodes != *" $node "* ]]; then
+            log "  removing sandbox container $id ($img, $state, node '${node:-}')"
             docker rm -f "$id" >/dev/null || true
         fi
-    done < <(docker ps -a --filter label=managed_by=storlets --format '{{.ID}} {{.Image}} {{.State}}')
+    done < <(docker ps -a --filter label=managed_by=storlets \
+        --format '{{.ID}} {{.Image}} {{.State}} {{.Label "storlets.node"}}')
+}
+
+# remove_node_sandboxes NODE_NAME: stop a node's sandbox containers.
+remove_node_sandboxes() {
+    local ids
+    ids=$(docker ps -aq --filter label=managed_by=storlets --filter "label=storlets.node=$1")
+    if [[ -n $ids ]]; then
+        log "  removing the sandboxes of $1: $(echo "$ids" | tr '\n' ' ')"
+        # shellcheck disable=SC2086  # one id per word
+        docker rm -f $ids >/dev/null
+    fi
 }
 
 # swift_step DESCRIPTION SWIFT-ARGS...: a swift CLI call that must succeed.
@@ -651,7 +720,9 @@ def data_files(policy_index, account, container, obj):
     digest = hash_path(account, container, obj)
     files = []
     for node in nodes:
-        files += glob.glob(os.path.join(data_root, node["device"], "objects" + suffix,
+        # node N's device dN lies in its devices directory DATA_ROOT/nodeN
+        devices = os.path.join(data_root, "node" + node["device"][1:])
+        files += glob.glob(os.path.join(devices, node["device"], "objects" + suffix,
                                         str(part), digest[-3:], digest, "*.data"))
     return sorted(files)
 
@@ -704,7 +775,7 @@ try:
         fail("expected fragment indexes 0, 1, 2 in %r" % files)
     print("EC: policy %s, PUT/GET of %d bytes byte-identical (md5 %s); on disk 3 fragments: %s"
           % (policy, len(data), md5, ", ".join(
-              "%s/.../%s %d B" % (os.path.relpath(f, data_root).split("/")[0],
+              "%s/.../%s %d B" % (os.path.relpath(f, data_root).split("/")[1],
                                   os.path.basename(f), s) for f, s in zip(files, sizes))))
 finally:
     cleanup(url, token, cont, ["random"])
@@ -892,7 +963,7 @@ cmd_restart_server() {
         IFS='|' read -r name prog conf port <<<"$entry"
         [[ $name == "$want" ]] || continue
         stop_daemons 15 "$name=$conf"
-        start_daemon "$name" "$LOG_DIR/$name.log" "$VENV/bin/$prog" "$conf" -v
+        start_daemon "$name" "$(server_log "$name")" "$VENV/bin/$prog" "$conf" -v
         deadline=$((SECONDS + 60))
         until health_ok "$port"; do
             ((SECONDS < deadline)) || die "$name did not come back"
@@ -902,6 +973,52 @@ cmd_restart_server() {
         return
     done
     die "no server named '$want'"
+}
+
+# node_servers N: the SERVERS entries of storage node N.
+node_servers() {
+    local entry
+    for entry in "${SERVERS[@]}"; do
+        [[ ${entry%%|*} == *-server-"$1" ]] && printf '%s\n' "$entry"
+    done
+}
+
+check_node() {
+    [[ ${1:-} =~ ^[0-9]+$ && " ${STORAGE_NODES[*]} " == *" $1 "* ]] ||
+        die "no storage node '${1:-}' (nodes: ${STORAGE_NODES[*]})"
+}
+
+# stop-node N: stop storage node N's servers and its sandboxes, as if the
+# host went down (its devices, cache and configs stay). Takes no lock.
+cmd_stop_node() {
+    require_root
+    check_node "${1:-}"
+    local entry name prog conf port specs=()
+    while IFS='|' read -r name prog conf port; do
+        specs+=("$name=$conf")
+    done < <(node_servers "$1")
+    stop_daemons 15 "${specs[@]}"
+    remove_node_sandboxes "node$1"
+    log "node $1 ($(node_ip "$1")) is down"
+}
+
+# start-node N: start storage node N's servers again. Takes no lock.
+cmd_start_node() {
+    require_root
+    check_node "${1:-}"
+    local name prog conf port deadline
+    while IFS='|' read -r name prog conf port; do
+        running_pid "$name" "$conf" >/dev/null && continue
+        start_daemon "$name" "$(server_log "$name")" "$VENV/bin/$prog" "$conf" -v
+    done < <(node_servers "$1")
+    deadline=$((SECONDS + 60))
+    while IFS='|' read -r name prog conf port; do
+        until health_ok "$port"; do
+            ((SECONDS < deadline)) || die "$name did not come back (log: $(server_log "$name"))"
+            sleep 0.2
+        done
+    done < <(node_servers "$1")
+    log "node $1 ($(node_ip "$1")) is up"
 }
 
 cmd_down() {
@@ -934,14 +1051,20 @@ cmd_status() {
     local entry name prog conf port pid
     for entry in "${SERVERS[@]}"; do
         IFS='|' read -r name prog conf port <<<"$entry"
+        if [[ $name =~ ^account-server-([0-9]+)$ ]]; then
+            printf 'storage node %s (%s, gateway %s):\n' "${BASH_REMATCH[1]}" \
+                "$(node_ip "${BASH_REMATCH[1]}")" "$(node_gateway_conf "${BASH_REMATCH[1]}")"
+        elif [[ $name == proxy-server ]]; then
+            printf 'proxy node (127.0.0.1, gateway %s):\n' "$GATEWAY_CONF"
+        fi
         if pid=$(running_pid "$name" "$conf"); then
             if health_ok "$port"; then
-                printf '%-22s running, pid %s, 127.0.0.1:%s healthy\n' "$name" "$pid" "$port"
+                printf '  %-22s running, pid %s, %s healthy\n' "$name" "$pid" "$port"
             else
-                printf '%-22s running, pid %s, 127.0.0.1:%s NOT answering\n' "$name" "$pid" "$port"
+                printf '  %-22s running, pid %s, %s NOT answering\n' "$name" "$pid" "$port"
             fi
         else
-            printf '%-22s stopped\n' "$name"
+            printf '  %-22s stopped\n' "$name"
         fi
     done
     keystone_status
@@ -964,11 +1087,12 @@ cmd_status() {
         printf '%-22s stopped\n' dockerd
     fi
     if [[ -f $GATEWAY_CONF ]]; then
-        printf '%-22s %s\n' "sandbox image" "$(sed -n 's/^sandbox_image *= *//p' "$GATEWAY_CONF")"
+        printf '%-22s %s\n' "sandbox image" "$(sed -n 's/^sandbox_image *= *//p' "$GATEWAY_CONF" | head -n1)"
     fi
     if ((docker_up)); then
         printf 'sandbox containers (label managed_by=storlets):\n'
-        docker ps --filter label=managed_by=storlets --format '  {{.ID}} {{.Names}} {{.Image}} {{.Status}}'
+        docker ps --filter label=managed_by=storlets \
+            --format '  {{.ID}} {{.Names}} {{.Label "storlets.node"}} {{.Image}} {{.Status}}'
     fi
 }
 
@@ -981,6 +1105,8 @@ main() {
     down) cmd_down ;;
     status) cmd_status ;;
     restart-server) cmd_restart_server "$@" ;;
+    stop-node) cmd_stop_node "$@" ;;
+    start-node) cmd_start_node "$@" ;;
     ensure-docker) require_root && ensure_docker ;;
     -h | --help | help) usage ;;
     *)

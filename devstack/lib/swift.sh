@@ -4,8 +4,32 @@
 # Each *_conf function prints one config file on stdout; write_if_changed puts
 # it in place. Expects from the caller: SWIFT_DIR, DATA_ROOT, CACHE_DIR,
 # GATEWAY_CONF, HOST_ROOT, INTERNAL_CLIENT_CONF, EC_POLICY.
+#
+# The cluster: proxies on 127.0.0.1 and three storage nodes, node N on
+# 127.0.0.(N+1) with an object (port 62N0), container (62N1) and account
+# (62N2) server on its own device, one zone per node, three replicas of
+# everything. Each node has its own configs ($SWIFT_DIR/nodeN), devices
+# ($DATA_ROOT/nodeN), logs ($LOG_DIR/nodeN), storlet gateway (node name
+# nodeN, host_root $HOST_ROOT/nodeN) and so its own code cache, runtime
+# directory and sandboxes, as separate hosts would; the proxies' gateway is
+# node "proxy" ($HOST_ROOT/proxy). Only dockerd and memcached are shared.
 
 MEMCACHE_SERVERS=127.0.0.1:11211
+STORAGE_NODES=(1 2 3)
+
+node_ip() { printf '127.0.0.%d\n' $(($1 + 1)); }
+# node_port N KIND: KIND is object, container or account.
+node_port() {
+    case $2 in
+    object) printf '62%d0\n' "$1" ;;
+    container) printf '62%d1\n' "$1" ;;
+    account) printf '62%d2\n' "$1" ;;
+    esac
+}
+node_conf_dir() { printf '%s/node%d\n' "$SWIFT_DIR" "$1"; }
+node_devices() { printf '%s/node%d\n' "$DATA_ROOT" "$1"; }
+node_gateway_conf() { printf '%s/storlet-docker-gateway.conf\n' "$(node_conf_dir "$1")"; }
+node_host_root() { printf '%s/node%d\n' "$HOST_ROOT" "$1"; }
 
 # write_if_changed DEST [MODE] < content
 # Returns 0 always; logs when the file changed.
@@ -47,15 +71,15 @@ ec_object_segment_size = 1048576
 EOF
 }
 
-# storlet_filter_section proxy|object
+# storlet_filter_section proxy|object [GATEWAY_CONF [INTERNAL_CLIENT_CONF]]
 storlet_filter_section() {
-    local server=$1
+    local server=$1 gateway=${2:-$GATEWAY_CONF} internal=${3:-$INTERNAL_CLIENT_CONF}
     cat <<EOF
 [filter:storlet_handler]
 use = egg:storlets#storlet_handler
 execution_server = $server
 storlet_gateway_module = docker
-storlet_gateway_conf = $GATEWAY_CONF
+storlet_gateway_conf = $gateway
 storlet_container = storlet
 storlet_dependency = dependency
 storlet_logcontainer = storletlog
@@ -64,7 +88,7 @@ EOF
     if [[ $server == proxy ]]; then
         echo "max_extra_resources = -1"
     fi
-    echo "internal_client_conf_path = $INTERNAL_CLIENT_CONF"
+    echo "internal_client_conf_path = $internal"
 }
 
 # proxy_server_conf NAME PORT [ENCRYPTION_ROOT_SECRET]
@@ -96,6 +120,10 @@ account_autocreate = true
 # start (sandbox_start_timeout) plus the storlet's first output can take longer
 # than Swift's default 10 s node timeout.
 node_timeout = 60
+# Reads go to node 1 first, then 2, then 3 (while they answer), so an
+# account's object-side storlet calls meet one warm sandbox.
+sorting_method = affinity
+read_affinity = r1z1=100, r1z2=200, r1z3=300
 
 $(storlet_filter_section proxy)
 
@@ -186,24 +214,25 @@ EOF
     fi
 }
 
-# common_server_defaults NAME PORT
+# common_server_defaults NODE KIND
 common_server_defaults() {
     cat <<EOF
 # Written by storlets devstack/aio.sh.
 [DEFAULT]
-devices = $DATA_ROOT
+devices = $(node_devices "$1")
 mount_check = false
 disable_fallocate = true
-bind_ip = 127.0.0.1
-bind_port = $2
+bind_ip = $(node_ip "$1")
+bind_port = $(node_port "$1" "$2")
 workers = 1
 user = root
-log_name = $1
+log_name = $2-server-$1
 log_level = INFO
 eventlet_debug = false
 EOF
 }
 
+# recon_and_healthcheck_sections NODE
 recon_and_healthcheck_sections() {
     cat <<EOF
 [filter:healthcheck]
@@ -211,14 +240,14 @@ use = egg:swift#healthcheck
 
 [filter:recon]
 use = egg:swift#recon
-recon_cache_path = $CACHE_DIR/recon
+recon_cache_path = $CACHE_DIR/recon/node$1
 EOF
 }
 
-# object_server_conf NAME PORT
+# object_server_conf NODE
 object_server_conf() {
     cat <<EOF
-$(common_server_defaults "$1" "$2")
+$(common_server_defaults "$1" object)
 
 [pipeline:main]
 pipeline = healthcheck recon storlet_handler object-server
@@ -226,15 +255,16 @@ pipeline = healthcheck recon storlet_handler object-server
 [app:object-server]
 use = egg:swift#object
 
-$(storlet_filter_section object)
+$(storlet_filter_section object "$(node_gateway_conf "$1")" "$(node_conf_dir "$1")/internal-client.conf")
 
-$(recon_and_healthcheck_sections)
+$(recon_and_healthcheck_sections "$1")
 EOF
 }
 
+# container_server_conf NODE
 container_server_conf() {
     cat <<EOF
-$(common_server_defaults container-server 6211)
+$(common_server_defaults "$1" container)
 
 [pipeline:main]
 pipeline = healthcheck recon container-server
@@ -243,13 +273,14 @@ pipeline = healthcheck recon container-server
 use = egg:swift#container
 allow_versions = true
 
-$(recon_and_healthcheck_sections)
+$(recon_and_healthcheck_sections "$1")
 EOF
 }
 
+# account_server_conf NODE
 account_server_conf() {
     cat <<EOF
-$(common_server_defaults account-server 6212)
+$(common_server_defaults "$1" account)
 
 [pipeline:main]
 pipeline = healthcheck recon account-server
@@ -257,10 +288,13 @@ pipeline = healthcheck recon account-server
 [app:account-server]
 use = egg:swift#account
 
-$(recon_and_healthcheck_sections)
+$(recon_and_healthcheck_sections "$1")
 EOF
 }
 
+# internal_client_conf [NODE]: used by the storlet_handler filter (object
+# servers fetch storlet code with Swift's InternalClient); a storage node's
+# reads its own replicas first, as a node that prefers local data would.
 internal_client_conf() {
     cat <<EOF
 # Written by storlets devstack/aio.sh. Used by the storlet_handler filter
@@ -273,6 +307,11 @@ pipeline = catch_errors proxy-logging cache proxy-server
 [app:proxy-server]
 use = egg:swift#proxy
 account_autocreate = true
+EOF
+    if [[ -n ${1:-} ]]; then
+        printf 'sorting_method = affinity\nread_affinity = r1z%d=100\n' "$1"
+    fi
+    cat <<EOF
 
 [filter:cache]
 use = egg:swift#memcache
@@ -286,12 +325,15 @@ use = egg:swift#catch_errors
 EOF
 }
 
-# gateway_conf IMAGE_TAG ACCOUNT ACCOUNT_IMAGE_TAG
+# gateway_conf NODE_NAME HOST_ROOT IMAGE_TAG ACCOUNT ACCOUNT_IMAGE_TAG
 gateway_conf() {
     cat <<EOF
 [DEFAULT]
-host_root = $HOST_ROOT
-sandbox_image = $1
+# This node's sandboxes are storlets-$1-<scope>; its code cache, sockets
+# and locks live under host_root: nodes sharing a dockerd keep apart.
+node_name = $1
+host_root = $2
+sandbox_image = $3
 # Shorter than the default (40) so the timeout tests stay quick; the proxy's
 # node_timeout (60) must stay above it, or Swift would retry a slow storlet
 # on another replica.
@@ -307,24 +349,23 @@ cache_collect_interval = 2
 sandbox_idle_timeout = 3
 
 # An operator image with extra packages for one account only.
-[account:$2]
-sandbox_image = $3
+[account:$4]
+sandbox_image = $5
 EOF
 }
 
 # Ring layout: "ring replicas device..." with devices as the ring builder's
-# add syntax. Object (policy 0): 3 replicas over 3 servers in 3 zones.
-# Object-1 (policy 1, EC 2+1): 3 fragments over the same 3 devices.
+# add syntax: node N is zone N, its device dN. Object (policy 0): 3
+# replicas; object-1 (policy 1, EC 2+1): 3 fragments; container and
+# account: 3 replicas.
 ring_spec() {
-    cat <<'EOF'
-object 3 r1z1-127.0.0.1:6210/object1 r1z2-127.0.0.1:6220/object2 r1z3-127.0.0.1:6230/object3
-object-1 3 r1z1-127.0.0.1:6210/object1 r1z2-127.0.0.1:6220/object2 r1z3-127.0.0.1:6230/object3
-container 1 r1z1-127.0.0.1:6211/container1
-account 1 r1z1-127.0.0.1:6212/account1
-EOF
-}
-
-# Device names from ring_spec, one a line.
-ring_devices() {
-    ring_spec | tr ' ' '\n' | sed -n 's#^r[0-9]*z[0-9]*-[^/]*/##p' | sort -u
+    local ring kind n line
+    for ring in object object-1 container account; do
+        kind=${ring%-1}
+        line="$ring 3"
+        for n in "${STORAGE_NODES[@]}"; do
+            line+=" r1z$n-$(node_ip "$n"):$(node_port "$n" "$kind")/d$n"
+        done
+        printf '%s\n' "$line"
+    done
 }

@@ -29,6 +29,8 @@ import swiftclient
 from storlets.gateway.docker import container_name, scope_of
 from tests.soak.soak import _rss_kib, server_processes
 
+#: the storage node object-side GETs run on (the proxies read it first)
+BENCH_NODE = 'node1'
 AUTH = os.environ.get('ST_AUTH', 'http://127.0.0.1:8080/auth/v1.0')
 HERE = os.path.dirname(os.path.abspath(__file__))
 IDENTITY = os.path.join(HERE, '..', 'functional', 'storlets', 'identity.py')
@@ -176,7 +178,8 @@ def cold_starts(n):
         assert status == 200, status
         times.append(seconds)
         try:
-            dock.containers.get(container_name(scope_of(account))).remove(
+            dock.containers.get(container_name(scope_of(account),
+                                               BENCH_NODE)).remove(
                 force=True)
         except docker.errors.NotFound:
             pass
@@ -199,7 +202,8 @@ class PeakRSS:
                     rss = max(_rss_kib(p) for p in pids) / 1024
                     self.peak[name] = max(self.peak.get(name, 0), rss)
             try:
-                box = dock.containers.get(container_name(self.scope))
+                box = dock.containers.get(container_name(self.scope,
+                                                         BENCH_NODE))
                 stats = box.stats(stream=False)
                 rss = stats['memory_stats'].get('usage', 0) / MB
                 self.peak['sandbox'] = max(self.peak.get('sandbox', 0), rss)

@@ -18,6 +18,11 @@ may have left behind remains, then fails with the list of what did:
 * a stray file in ``<host_root>/run/<scope>/`` (only ``factory.sock`` and
   ``d-*.sock``) or a ``.tmp-*`` directory in ``<host_root>/cache/<scope>/``.
 
+Every check is made on every node of the cluster: the proxies' node
+(``proxy``, the gateway config ``STORLETS_GATEWAY_CONF``) and each storage
+node (``nodeN``, ``<config dir>/nodeN/storlet-docker-gateway.conf``), each
+with its own ``host_root`` and sandboxes.
+
 Processes left behind are killed (by pid) once reported, so that one
 failing test does not break the next ones.
 
@@ -51,6 +56,10 @@ NODE_ERROR_MARKS = ('ERROR with Object server', 'From Object Server',
                     'Node error limited')
 SERVER_PID_FILES = ('proxy-server.pid', 'object-server-1.pid',
                     'object-server-2.pid', 'object-server-3.pid')
+#: The node that runs a storlet GET on the object side while every storage
+#: node is up: the all-in-one's proxies read from node 1 first.
+OBJECT_NODE = 'node1'
+PROXY_NODE = 'proxy'
 LABEL = 'managed_by=storlets'
 #: Descriptor kinds a storlet call itself uses in a server (output,
 #: metadata and input pipes, the Unix socket to the daemon, the log temp
@@ -66,9 +75,24 @@ OTHER_SLACK = 3
 TCP_SLACK = 8
 
 
-def gateway_conf():
+def node_gateway_confs():
+    """{node name: gateway config path}: the proxies' node first."""
+    confs = {PROXY_NODE: GATEWAY_CONF}
+    for path in sorted(glob.glob(os.path.join(
+            os.path.dirname(GATEWAY_CONF), 'node*',
+            'storlet-docker-gateway.conf'))):
+        confs[os.path.basename(os.path.dirname(path))] = path
+    return confs
+
+
+def nodes():
+    """Names of every node with a storlet gateway (proxy, node1, ...)."""
+    return list(node_gateway_confs())
+
+
+def gateway_conf(node=PROXY_NODE):
     parser = configparser.ConfigParser(interpolation=None)
-    parser.read(GATEWAY_CONF)
+    parser.read(node_gateway_confs()[node])
     return parser.defaults()
 
 
@@ -86,15 +110,18 @@ def storlet_timeout():
     return float(gateway_conf().get('storlet_timeout', 40))
 
 
-def host_root():
-    return gateway_conf().get('host_root', '/var/lib/storlets')
+def host_root(node=PROXY_NODE):
+    return gateway_conf(node).get('host_root', '/var/lib/storlets')
 
 
 def scope_of(account):
     return hashlib.sha256(account.encode('utf-8')).hexdigest()[:24]
 
 
-def container_name(account):
+def container_name(account, node=PROXY_NODE):
+    name = gateway_conf(node).get('node_name', '')
+    if name:
+        return 'storlets-%s-%s' % (name, scope_of(account))
     return 'storlets-%s' % scope_of(account)
 
 
@@ -108,17 +135,40 @@ def docker_client():
     return _client
 
 
-def sandbox(account):
-    """The account's sandbox container (docker SDK object), or None."""
+def sandbox(account, node=PROXY_NODE):
+    """The account's sandbox container on a node (docker SDK object), or
+    None."""
     try:
-        return docker_client().containers.get(container_name(account))
+        return docker_client().containers.get(container_name(account, node))
     except docker.errors.NotFound:
         return None
+
+
+def sandboxes(account):
+    """{node: container} of the account's sandboxes on every node."""
+    found = {}
+    for node in nodes():
+        container = sandbox(account, node)
+        if container is not None:
+            found[node] = container
+    return found
 
 
 def storlets_containers():
     return {c.name: c.id for c in docker_client().containers.list(
         filters={'label': LABEL})}
+
+
+def counted_runs(account, key):
+    """How often the counting storlet (count_runs.py) ran with ``key`` in
+    the account's sandboxes, summed over every node: it appends a byte to
+    ``/dev/shm/runs-<key>`` in the sandbox it runs in."""
+    total = 0
+    for container in sandboxes(account).values():
+        out = container.exec_run(['cat', '/dev/shm/runs-%s' % key])
+        if out.exit_code == 0:
+            total += len(out.output)
+    return total
 
 
 # -- processes in a sandbox ---------------------------------------------------
@@ -171,11 +221,12 @@ def classify(processes):
 
 
 def storlet_processes(account):
-    """Processes of storlet calls now running in the account's sandbox."""
-    container = sandbox(account)
-    if container is None:
-        return []
-    return classify(sandbox_processes(container))[1]
+    """Processes of storlet calls now running in the account's sandboxes
+    (on every node)."""
+    strays = []
+    for container in sandboxes(account).values():
+        strays += classify(sandbox_processes(container))[1]
+    return strays
 
 
 def kill_pids(pids):
@@ -309,18 +360,26 @@ def fd_growth(before, after):
 # -- files on the host --------------------------------------------------------
 
 def run_dir_strays(account):
-    path = os.path.join(host_root(), 'run', scope_of(account))
-    try:
-        names = os.listdir(path)
-    except FileNotFoundError:
-        return []
-    return sorted(n for n in names if n != 'factory.sock'
-                  and not (n.startswith('d-') and n.endswith('.sock')))
+    """Stray files in the account's run directory, on every node."""
+    strays = []
+    for node in nodes():
+        path = os.path.join(host_root(node), 'run', scope_of(account))
+        try:
+            names = os.listdir(path)
+        except FileNotFoundError:
+            continue
+        strays += sorted(os.path.join(path, n) for n in names
+                         if n != 'factory.sock'
+                         and not (n.startswith('d-') and n.endswith('.sock')))
+    return strays
 
 
 def cache_tmp_dirs(account):
-    return sorted(glob.glob(os.path.join(
-        host_root(), 'cache', scope_of(account), '.tmp-*')))
+    found = []
+    for node in nodes():
+        found += sorted(glob.glob(os.path.join(
+            host_root(node), 'cache', scope_of(account), '.tmp-*')))
+    return found
 
 
 # -- the check ----------------------------------------------------------------
@@ -351,8 +410,9 @@ class ProxyLog:
 class Snapshot:
     def __init__(self, account):
         self.proxy_log = ProxyLog()
-        container = sandbox(account)
-        self.sandbox_id = container.id if container else None
+        #: {node: container id} of the account's sandboxes
+        self.sandbox_ids = {node: c.id
+                            for node, c in sandboxes(account).items()}
         self.containers = storlets_containers()
         self.pids = server_pids()
         self.fds = fd_census(self.pids)
@@ -366,12 +426,12 @@ def problems(account, before):
     new = set(storlets_containers()) - set(before.containers)
     if new:
         found.append('new storlets containers: %s' % sorted(new))
-    container = sandbox(account)
-    if before.sandbox_id and (container is None
-                              or container.id != before.sandbox_id):
-        found.append('the sandbox %s was %s' % (
-            container_name(account),
-            'removed' if container is None else 'restarted'))
+    for node, sandbox_id in before.sandbox_ids.items():
+        container = sandbox(account, node)
+        if container is None or container.id != sandbox_id:
+            found.append('the sandbox %s was %s' % (
+                container_name(account, node),
+                'removed' if container is None else 'restarted'))
     grown = fd_growth(before.fds, fd_census(before.pids))
     if grown:
         found.append('server descriptors grew: %s' % grown)

@@ -42,8 +42,10 @@ def test_an_account_runs_in_its_own_image(user, account, expected):
         _, body = conn.get_object(container, 'o',
                                   headers={'X-Run-Storlet': name})
         assert body.startswith(expected)
-        assert leaks.sandbox(account).attrs['Config']['Image'] == \
-            leaks.sandbox_image(account)
+        running = leaks.sandboxes(account)
+        assert running, 'no sandbox of %s on any node' % account
+        assert {c.attrs['Config']['Image'] for c in running.values()} == \
+            {leaks.sandbox_image(account)}
     finally:
         conn.delete_object(container, 'o')
         conn.delete_container(container)

@@ -16,15 +16,17 @@ import swiftclient
 
 from storlets.gateway.docker import scope_of
 from tests.functional.conftest import STORLETS_DIR, deploy, storlet_get
+from tests.functional import leaks
 from tests.functional.test_lifecycle import (
-    MAX_CONTAINERS, prepare, running, sandboxes)
+    MAX_CONTAINERS, NODE, prepare, running, sandboxes)
 
-HOST_ROOT = '/var/lib/storlets'
+HOST_ROOT = leaks.host_root(NODE)
 LONG_SECONDS = 8     # below the all-in-one's storlet_timeout (15)
 
 
 class Peak(threading.Thread):
-    """Polls ``docker ps`` (by label) and keeps the highest count."""
+    """Polls ``docker ps`` (by label) and keeps the highest count of NODE's
+    sandboxes."""
 
     def __init__(self):
         super().__init__(daemon=True)

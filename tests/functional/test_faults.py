@@ -16,13 +16,16 @@ import docker
 import pytest
 from swiftclient import ClientException
 
+from tests.functional import leaks
 from tests.functional.conftest import deploy, object_absent, storlet_get
-from storlets.gateway.docker import container_name, scope_of
+from storlets.gateway.docker import scope_of
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 AIO = os.path.join(REPO, 'devstack', 'aio.sh')
 RUN_DIR = '/var/run/storlets-aio'
+#: the storage node the object-side calls here run on (read first)
+NODE = leaks.OBJECT_NODE
 
 
 @pytest.fixture(scope='module')
@@ -33,8 +36,8 @@ def trickle(conn):
 
 
 def sandbox():
-    return docker.from_env().containers.get(container_name(
-        scope_of('AUTH_test')))
+    return docker.from_env().containers.get(
+        leaks.container_name('AUTH_test', NODE))
 
 
 def start_streaming(conn, container, obj, headers=None):
@@ -73,8 +76,9 @@ def assert_recovered(conn, container):
             time.sleep(0.5)
     names = [c.name for c in docker.from_env().containers.list(
         filters={'label': 'managed_by=storlets'})]
-    assert names.count(container_name(scope_of('AUTH_test'))) == 1
-    cache = '/var/lib/storlets/cache/%s' % scope_of('AUTH_test')
+    assert names.count(leaks.container_name('AUTH_test', NODE)) == 1
+    cache = os.path.join(leaks.host_root(NODE), 'cache',
+                         scope_of('AUTH_test'))
     assert not [d for d in os.listdir(cache) if d.startswith('.tmp-')]
 
 
@@ -211,10 +215,10 @@ def test_full_cache_fails_cleanly_then_recovers(conn, container):
     from tests.functional.conftest import connection
     conn4 = connection('tester4')
     scope = scope_of('AUTH_test4')
-    cache = '/var/lib/storlets/cache/%s' % scope
+    cache = os.path.join(leaks.host_root(NODE), 'cache', scope)
     try:
-        docker.from_env().containers.get(container_name(scope)).remove(
-            force=True)
+        docker.from_env().containers.get(
+            leaks.container_name('AUTH_test4', NODE)).remove(force=True)
     except docker.errors.NotFound:
         pass
     os.makedirs(cache, exist_ok=True)
@@ -233,8 +237,8 @@ def test_full_cache_fails_cleanly_then_recovers(conn, container):
         assert not [d for d in os.listdir(cache) if d.startswith('.tmp-')]
     finally:
         try:
-            docker.from_env().containers.get(container_name(scope)).remove(
-                force=True)
+            docker.from_env().containers.get(
+                leaks.container_name('AUTH_test4', NODE)).remove(force=True)
         except docker.errors.NotFound:
             pass
         subprocess.run(['umount', '-l', cache], check=True)

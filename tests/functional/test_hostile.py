@@ -59,6 +59,8 @@ HOSTILE = {
     'netprobe.py': 'NetprobeStorlet',
 }
 PROXY = {'X-Storlet-Run-On-Proxy': ''}
+#: where the hostile GETs (object side) run: the node the proxies read first
+NODE = leaks.OBJECT_NODE
 #: test id -> what was measured, printed at the end of the module
 MEASURED = {}
 
@@ -85,10 +87,13 @@ class Env:
             conn.close()
 
     def good_call(self):
-        """The good storlet in the hostile account's sandbox."""
-        _, body = self.conn4.get_object(self.container, 'o',
-                                        headers={'X-Run-Storlet': GOOD})
-        assert body == b'hostile input\n'
+        """The good storlet in the hostile account's sandboxes: the object
+        node's and the proxy's (each node has its own)."""
+        for extra in ({}, PROXY):
+            _, body = self.conn4.get_object(
+                self.container, 'o',
+                headers=dict(extra, **{'X-Run-Storlet': GOOD}))
+            assert body == b'hostile input\n'
 
 
 @pytest.fixture(scope='module')
@@ -267,7 +272,7 @@ def assert_broken_transfer(outcome):
 
 
 def container_limits():
-    container = leaks.sandbox(ACCOUNT)
+    container = leaks.sandbox(ACCOUNT, NODE)
     assert container is not None, 'no sandbox for %s' % ACCOUNT
     return container.attrs['HostConfig']
 
@@ -286,7 +291,7 @@ def test_fork_bomb_is_bounded_and_killed(env, guard):
         done = threading.Event()
 
         def sample():
-            container = leaks.sandbox(ACCOUNT)
+            container = leaks.sandbox(ACCOUNT, NODE)
             while not done.wait(0.5):
                 peak.append(len(leaks.sandbox_processes(container)))
         sampler = threading.Thread(target=sample, daemon=True)
@@ -494,8 +499,8 @@ def test_snoop_sees_no_host_files_nor_other_accounts_code(env, guard):
           % (len(report['files']), [p['cmdline'][:40]
                                      for p in report['processes']]))
     # 1. nothing of the other account: its code is cached on this node
-    other_cache = os.path.join(leaks.host_root(), 'cache', other_scope)
-    own_cache = os.path.join(leaks.host_root(), 'cache',
+    other_cache = os.path.join(leaks.host_root(NODE), 'cache', other_scope)
+    own_cache = os.path.join(leaks.host_root(NODE), 'cache',
                              leaks.scope_of(ACCOUNT))
     assert any(secret_name in names for _, _, names in os.walk(other_cache))
     assert set(report['code_dir']) <= set(os.listdir(own_cache))
@@ -511,8 +516,8 @@ def test_snoop_sees_no_host_files_nor_other_accounts_code(env, guard):
             sizes.add(result['size'])
     sensitive = leaks.host_digests(
         ['/etc/swift', '/srv/storlets-aio', leaks.PID_DIR, '/etc/shadow',
-         os.path.join(leaks.host_root(), 'run'),
-         os.path.join(leaks.host_root(), 'usage'), other_cache], sizes)
+         os.path.join(leaks.host_root(NODE), 'run'),
+         os.path.join(leaks.host_root(NODE), 'usage'), other_cache], sizes)
     seen = {sha: path for path, (_, sha) in report['files'].items()
             if not path.startswith('/var/lib/storlets/')}
     for result in list(report['probes'].values()) + list(
@@ -551,7 +556,7 @@ def test_snoop_sees_no_host_files_nor_other_accounts_code(env, guard):
         assert proc['cmdline'].startswith((
             '/sbin/docker-init', '/usr/bin/python3 -m storlets_agent')), proc
     # (+2: the snoop's own call, its supervisor and worker)
-    container_procs = leaks.sandbox_processes(leaks.sandbox(ACCOUNT),
+    container_procs = leaks.sandbox_processes(leaks.sandbox(ACCOUNT, NODE),
                                               spares=True)
     assert len(report['processes']) <= len(container_procs) + 2
 
@@ -561,13 +566,14 @@ def test_network_services_are_unreachable(env, guard):
     assert outcome.clean_200, outcome
     report = json.loads(outcome.body)
     print('\nnetprobe: %s' % report['connect'])
-    assert set(report['connect']) >= {'8080', '6210', '6220', '6230',
-                                      '11211'}
+    assert set(report['connect']) >= {
+        '127.0.0.1:8080', '127.0.0.1:11211', '127.0.0.2:6210',
+        '127.0.0.3:6220', '127.0.0.4:6230', '127.0.0.2:6211'}
     assert 'connected' not in report['connect'].values(), report['connect']
     assert report['interfaces'] == ['lo']
     assert report['routes'] == [] and report['tcp_listening'] == []
     # the only Unix sockets in its network namespace are its own
-    run_dir = os.listdir(os.path.join(leaks.host_root(), 'run',
+    run_dir = os.listdir(os.path.join(leaks.host_root(NODE), 'run',
                                       leaks.scope_of(ACCOUNT)))
     for line in report['unix_sockets']:
         path = line.split()[7] if len(line.split()) > 7 else ''

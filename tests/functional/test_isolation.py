@@ -23,6 +23,8 @@ HOSTILE_DIR = os.path.join(STORLETS_DIR, 'hostile')
 PROBES = {'snoop.py': 'SnoopStorlet', 'netprobe.py': 'NetprobeStorlet',
           'marker_process.py': 'MarkerProcessStorlet'}
 MARKER_SECONDS = 8
+#: the storage node that runs these object-side calls (read first)
+NODE = leaks.OBJECT_NODE
 
 
 def other(account):
@@ -55,7 +57,7 @@ class Side:
 
 def _wait_for_marker(side, deadline):
     while time.monotonic() < deadline:
-        container = leaks.sandbox(side.account)
+        container = leaks.sandbox(side.account, NODE)
         if container and any(side.marker in proc[3] for proc in
                              leaks.sandbox_processes(container)):
             return True
@@ -88,14 +90,14 @@ def sides():
     for side in sides.values():
         # host listings just before and after: a daemon replaced meanwhile
         # (re-deployed storlet) removes its socket
-        run_dir = os.path.join(leaks.host_root(), 'run', side.scope)
+        run_dir = os.path.join(leaks.host_root(NODE), 'run', side.scope)
         side.host_run = set(os.listdir(run_dir))
-        side.top = leaks.sandbox_processes(leaks.sandbox(side.account))
+        side.top = leaks.sandbox_processes(leaks.sandbox(side.account, NODE))
         side.netprobe = json.loads(side.get('netprobe.py'))
         side.snoop = json.loads(side.get('snoop.py', {
             'other_scope': leaks.scope_of(other(side.account))}))
         side.host_cache = os.listdir(os.path.join(
-            leaks.host_root(), 'cache', side.scope))
+            leaks.host_root(NODE), 'cache', side.scope))
         side.host_run |= set(os.listdir(run_dir))
     for thread in threads:
         thread.join(MARKER_SECONDS + 30)
@@ -118,19 +120,19 @@ def pair(request, sides):
 # -- from outside -------------------------------------------------------------
 
 def test_each_account_has_its_own_sandbox(sides):
-    containers = {a: leaks.sandbox(a) for a in ACCOUNTS}
+    containers = {a: leaks.sandbox(a, NODE) for a in ACCOUNTS}
     assert all(containers.values()), containers
     ids = {c.id for c in containers.values()}
     assert len(ids) == len(ACCOUNTS)
     mounts = {}
     for account, container in containers.items():
         scope = leaks.scope_of(account)
-        assert container.name == 'storlets-' + scope
+        assert container.name == leaks.container_name(account, NODE)
         assert container.labels.get('managed_by') == 'storlets'
         assert container.labels.get('storlets.scope') == scope
         mounts[account] = {(m['Source'], m['Destination'], m['RW'])
                            for m in container.attrs['Mounts']}
-        root = leaks.host_root()
+        root = leaks.host_root(NODE)
         assert mounts[account] == {
             (os.path.join(root, 'cache', scope), '/var/lib/storlets', False),
             (os.path.join(root, 'run', scope), '/run/storlets', True)}
@@ -184,7 +186,7 @@ def test_code_of_the_other_account_is_invisible(pair):
     # their secret is on this node, but nowhere in what this one sees
     name, marker, sha = them.secret
     assert any(name in files for _, _, files in os.walk(os.path.join(
-        leaks.host_root(), 'cache', them.scope)))
+        leaks.host_root(NODE), 'cache', them.scope)))
     text = json.dumps(report)
     assert name not in text and marker not in text
     assert sha not in {digest for _, digest in report['files'].values()}
@@ -241,7 +243,7 @@ def test_sockets_of_the_other_account_are_unreachable(pair):
 
 @pytest.fixture(params=list(ACCOUNTS))
 def inspected(request, sides):
-    container = leaks.sandbox(request.param)
+    container = leaks.sandbox(request.param, NODE)
     assert container is not None
     container.reload()
     return request.param, container.attrs
@@ -282,7 +284,7 @@ def test_cis_5_runtime_configuration(inspected):
         o.replace('=', ':') in ('no-new-privileges', 'no-new-privileges:true')
         for o in security_opt), security_opt)
     # 5.5 / 5.31 mounts: only the account's cache (ro) and run dir
-    root = leaks.host_root()
+    root = leaks.host_root(NODE)
     mounts = {(m['Source'], m['Destination'], m['RW'])
               for m in attrs['Mounts']}
     check('5.5 mounts', mounts == {

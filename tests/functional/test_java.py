@@ -33,8 +33,8 @@ from tests.functional.conftest import (
     connection, object_absent, storlet_get, storlet_headers, swift_cli)
 from tests.functional.java_build import compile_jar, java_build
 from tests.functional.leaks import (
-    JAVA_DAEMON_CLASS, gateway_conf, no_leaks, sandbox, sandbox_processes,
-    storlet_timeout)
+    JAVA_DAEMON_CLASS, OBJECT_NODE, PROXY_NODE, gateway_conf, no_leaks,
+    sandbox, sandbox_processes, storlet_timeout)
 
 STORLET_CONTAINER = 'storlet'
 DEPENDENCY_CONTAINER = 'dependency'
@@ -232,10 +232,12 @@ def private_test1(conn, jbuild, java_samples):
     return name
 
 
-def jvm_pids(account, storlet):
+def jvm_pids(account, storlet, placement):
     """Host pids of the JVMs running ``storlet`` (a jar name) in the
-    account's sandbox."""
-    container = sandbox(account)
+    account's sandbox on the node a call with ``placement`` runs on (the
+    proxy's, or the object node the proxy reads first)."""
+    node = PROXY_NODE if placement else OBJECT_NODE
+    container = sandbox(account, node)
     if container is None:
         return set()
     return {pid for pid, _, _, args in sandbox_processes(container)
@@ -829,7 +831,7 @@ def test_hang_times_out_and_the_jvm_survives(conn, account, private_test1,
     _, body = storlet_get(conn, container, 'o', private_test1,
                           dict(placement, **params(op='print')))
     assert body.startswith(b'op    print\n')
-    jvms = jvm_pids(account, private_test1)
+    jvms = jvm_pids(account, private_test1, placement)
     assert len(jvms) == 1, jvms
     with no_leaks(account):
         started = time.monotonic()
@@ -844,7 +846,7 @@ def test_hang_times_out_and_the_jvm_survives(conn, account, private_test1,
     _, body = storlet_get(conn, container, 'o', private_test1,
                           dict(placement, **params(op='print')))
     assert body.startswith(b'op    print\n')
-    assert jvm_pids(account, private_test1) == jvms
+    assert jvm_pids(account, private_test1, placement) == jvms
 
 
 CONCURRENT_CALLS = 10
@@ -856,7 +858,7 @@ def test_ten_concurrent_calls_share_one_jvm(conn, account, private_test1,
     conn.put_object(container, 'o', b'data', headers=meta_headers(ORIGIN))
     storlet_get(conn, container, 'o', private_test1,
                 dict(placement, **params(op='print')))     # warm the JVM
-    jvms = jvm_pids(account, private_test1)
+    jvms = jvm_pids(account, private_test1, placement)
     assert len(jvms) == 1, jvms
     barrier = threading.Barrier(CONCURRENT_CALLS)
     results = [None] * CONCURRENT_CALLS
@@ -882,7 +884,7 @@ def test_ten_concurrent_calls_share_one_jvm(conn, account, private_test1,
         thread.start()
     seen = set()
     while any(thread.is_alive() for thread in threads):
-        seen |= jvm_pids(account, private_test1)
+        seen |= jvm_pids(account, private_test1, placement)
         time.sleep(0.3)
     for thread in threads:
         thread.join()

@@ -8,11 +8,14 @@ import time
 
 import docker
 
-from storlets.gateway.docker import container_name, scope_of
+from tests.functional import leaks
 from tests.functional.conftest import (
     STORLETS_DIR, admin_in, storlet_headers)
 
 MAX_CONTAINERS = 6
+#: the storage node these object-side calls run on; each node has its own
+#: max_containers_per_node
+NODE = leaks.OBJECT_NODE
 
 
 def prepare(account):
@@ -34,17 +37,14 @@ def invoke(conn, account):
 
 
 def running(account):
-    try:
-        box = docker.from_env().containers.get(
-            container_name(scope_of(account)))
-    except docker.errors.NotFound:
-        return False
-    return box.status == 'running'
+    box = leaks.sandbox(account, NODE)
+    return box is not None and box.status == 'running'
 
 
 def sandboxes():
+    """The running sandboxes of NODE."""
     return docker.from_env().containers.list(
-        filters={'label': 'managed_by=storlets'})
+        filters={'label': ['managed_by=storlets', 'storlets.node=' + NODE]})
 
 
 def test_idle_sandbox_stops_and_comes_back():

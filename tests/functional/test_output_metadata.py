@@ -24,8 +24,8 @@ STORLET = 'set_metadata.py'
 FAILED = b'Storlet execution failed'
 LOG_DIR = os.environ.get('STORLETS_AIO_LOG_DIR', '/var/log/storlets-aio')
 PROXY_LOG = os.path.join(LOG_DIR, 'proxy-server.log')
-SERVER_LOGS = [PROXY_LOG] + [os.path.join(LOG_DIR, 'object-server-%d.log' % i)
-                             for i in (1, 2, 3)]
+SERVER_LOGS = [PROXY_LOG] + [
+    os.path.join(LOG_DIR, 'node%d' % i, 'object-server.log') for i in (1, 2, 3)]
 ERROR_LINES = ('Node will be error limited', 'ERROR with Object server')
 
 
@@ -110,8 +110,9 @@ def failed_runs(txn):
 
 
 def source_reads(txn, container):
-    """Object servers' GETs of ``src`` for ``txn`` (a retry would add)."""
-    return len(log_lines(txn.decode(), '"GET /object',
+    """Object servers' GETs of ``src`` for ``txn`` (a retry would add):
+    their access lines name the device, ``"GET /d<N>/<partition>/...``."""
+    return len(log_lines(txn.decode(), '"GET /d',
                          '/%s/src"' % container))
 
 

@@ -1,9 +1,9 @@
 """Where a storlet runs: next to the data, or on the proxy when it must.
 
 A storlet runs exactly once per request, never on an EC fragment or on
-ciphertext. The counting storlet keeps a per-key count in the account
-sandbox's /tmp (one sandbox per account on this all-in-one node), so a test
-can ask how often it ran.
+ciphertext. The counting storlet keeps a per-key count in the sandbox it
+runs in; a test sums the counts of the account's sandboxes on every node of
+the cluster (``leaks.counted_runs``) to ask how often it ran.
 """
 import json
 import os
@@ -12,16 +12,14 @@ import uuid
 import pytest
 import swiftclient
 
+from tests.functional import leaks
 from tests.functional.conftest import AUTH, storlet_get
 
 DATA = b'plaintext payload, recognisable ' * 1000
 
 
 def runs(conn, container, key):
-    _, body = storlet_get(conn, container, 'probe', 'count_runs.py',
-                          {'X-Storlet-Parameter-1': 'key:' + key,
-                           'X-Storlet-Parameter-2': 'op:read'})
-    return int(body)
+    return leaks.counted_runs(conn.url.rstrip('/').rsplit('/', 1)[1], key)
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from tests.functional.conftest import (
     STORLETS_DIR, deploy, object_absent, storlet_get, storlet_headers)
 
 LOG_DIR = os.environ.get('STORLETS_AIO_LOG_DIR', '/var/log/storlets-aio')
-OBJECT_LOGS = [os.path.join(LOG_DIR, 'object-server-%d.log' % i)
+OBJECT_LOGS = [os.path.join(LOG_DIR, 'node%d' % i, 'object-server.log')
                for i in (1, 2, 3)]
 INFO_URL = 'http://127.0.0.1:8080/info'
 UPLOAD_INSTEAD = b'upload the code instead'

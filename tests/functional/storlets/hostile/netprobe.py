@@ -1,19 +1,26 @@
-"""Tries to reach the all-in-one's services on 127.0.0.1 from inside the
-sandbox and reports what it sees of the network, as JSON.
+"""Tries to reach the all-in-one's services from inside the sandbox and
+reports what it sees of the network, as JSON.
 
-Only 127.0.0.1 is ever contacted (``ports`` parameter: comma separated).
+Only loopback addresses are ever contacted: the proxies and memcached on
+127.0.0.1, storage node N's servers on 127.0.0.(N+1) (``targets``
+parameter: comma separated ``address:port``).
 """
 import json
 import socket
 
-DEFAULT_PORTS = '8080,8081,6210,6211,6212,6220,6230,11211'
+DEFAULT_TARGETS = ','.join(
+    ['127.0.0.1:%d' % p for p in (8080, 8081, 8085, 5000, 11211)] +
+    ['127.0.0.%d:62%d%d' % (n + 1, n, k) for n in (1, 2, 3) for k in (0, 1, 2)])
 
 
-def connect(port):
+def connect(target):
+    address, _, port = target.rpartition(':')
+    if not address.startswith('127.'):
+        return 'not tried: only loopback addresses'
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.settimeout(2)
     try:
-        s.connect(('127.0.0.1', port))
+        s.connect((address, int(port)))
         return 'connected'
     except Exception as err:
         return '%s: %s' % (type(err).__name__, err)
@@ -34,9 +41,9 @@ class NetprobeStorlet(object):
         self.logger = logger
 
     def __call__(self, in_files, out_files, params):
-        ports = [int(p) for p in params.get('ports', DEFAULT_PORTS).split(',')]
+        targets = params.get('targets', DEFAULT_TARGETS).split(',')
         report = {
-            'connect': {str(p): connect(p) for p in ports},
+            'connect': {t: connect(t) for t in targets},
             'interfaces': [l.split(':')[0].strip()
                            for l in lines('/proc/net/dev')[2:]],
             'routes': lines('/proc/net/route')[1:],
