@@ -7,6 +7,7 @@ Swift API's for the same object; errors are S3 XML errors.
 import subprocess
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import boto3
@@ -162,6 +163,38 @@ def test_presigned_url_pins_the_storlet(deployed, container, s3):
     with pytest.raises(urllib.error.HTTPError) as err:
         urllib.request.urlopen(url)
     assert err.value.code == 403
+
+
+def test_virtual_host_style_runs_the_storlet(conn, deployed, container):
+    """``<bucket>.localhost`` (the proxy's ``storage_domain``): names under
+    ``localhost`` do not resolve on this host, so the request is sent to
+    127.0.0.1 with the virtual host in its (signed) Host header, as a DNS
+    wildcard would deliver it."""
+    name, key = USERS['tester']
+    s3v = boto3.client(
+        's3', endpoint_url='http://localhost:8080', region_name='us-east-1',
+        aws_access_key_id=name, aws_secret_access_key=key,
+        config=Config(s3={'addressing_style': 'virtual'},
+                      signature_version='s3v4',
+                      retries={'max_attempts': 1}))
+    sent = []
+
+    def to_loopback(request, **_kwargs):
+        parts = urllib.parse.urlsplit(request.url)
+        request.headers['Host'] = parts.netloc
+        sent.append(parts.netloc)
+        request.url = parts._replace(netloc='127.0.0.1:8080').geturl()
+    s3v.meta.events.register('before-send.s3', to_loopback)
+    conn.put_object(container, 'o', DATA)
+    resp = call(s3v, 'GetObject', {'X-Run-Storlet': 'metadata_setter.py'},
+                Bucket=container, Key='o')
+    assert resp['Body'].read() == DATA
+    assert resp['Metadata'] == {'color': 'blue'}
+    call(s3v, 'PutObject', {'X-Run-Storlet': 'metadata_setter.py'},
+         Bucket=container, Key='put', Body=DATA)
+    assert conn.get_object(container, 'put')[0]['x-object-meta-color'] == \
+        'blue'
+    assert set(sent) == {'%s.localhost:8080' % container}
 
 
 def test_readme_snippet_verbatim():
