@@ -12,9 +12,9 @@ the very next request, and in-flight calls of the old version keep theirs.
 What is fetched must be the version the key names: an object whose
 ``X-Timestamp`` differs from the one the proxy described (a replica that
 missed a re-upload, or a re-upload in between) is refused, never cached
-under that key. A directory is filled under a temporary name and renamed into place, so a
-half-fetched version is never visible. Names were validated before they get
-here (``registration.check_object_name``).
+under that key. A directory is filled under a temporary name and renamed
+into place, so a half-fetched version is never visible. Names were
+validated before they get here (``registration.check_object_name``).
 
 A call holds a shared ``flock`` on its version's directory for as long as it
 runs (``acquire``); the fetch of a new version holds its temporary directory

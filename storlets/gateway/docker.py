@@ -8,7 +8,8 @@ factory does not answer does it (re)start the container.
 
 Host layout under ``host_root`` (default ``/var/lib/storlets``)::
 
-    cache/<scope>/<key>/...   storlet code, mounted read-only at /var/lib/storlets
+    cache/<scope>/<key>/...   storlet code, mounted read-only at
+                              /var/lib/storlets
     run/<scope>/              sockets, mounted at /run/storlets
     usage/<scope>             its mtime: the scope's last call (for LRU)
     versions/<scope>/<key>    a cached version's name and last use
@@ -268,7 +269,7 @@ class DockerStorletGateway(Gateway):
             os.path.join(self.config.host_root, 'locks', '.node'),
             exclusive=True, timeout=timeout)
 
-    # -- invocation ---------------------------------------------------------
+    # -- invocation -----------------------------------------------------------
 
     def invoke(self, invocation, code_source):
         scope = scope_of(invocation.account)
@@ -485,7 +486,7 @@ class DockerStorletGateway(Gateway):
         except (OSError, TimeoutError, ProtocolError):
             return False
 
-    # -- collection -------------------------------------------------------------
+    # -- collection -----------------------------------------------------------
 
     def _maybe_collect(self):
         """Spawn the collector if it is due (cheap: one clock read)."""

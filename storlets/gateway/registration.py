@@ -128,7 +128,8 @@ def _validate_python(name, params):
     stem = name[:-len('.py')]
     main = params['Main']
     if main.split('.')[0] != stem:
-        raise RegistrationError('Main class should be included in storlet file')
+        raise RegistrationError(
+            'Main class should be included in storlet file')
     if main.count('.') != 1 or not main.split('.')[1]:
         raise RegistrationError('Submodule is currently not supported')
 

@@ -94,10 +94,10 @@ from swift.common.utils import get_logger
 from storlets.gateway import load_gateway
 from storlets.gateway.registration import (
     INTERFACE_VERSION, SUPPORTED_LANGUAGES)
-from storlets.middleware import request as parse
 from storlets.middleware import s3
 from storlets.middleware.code_source import SwiftCodeSource
 from storlets.middleware.config import StorletConfig
+from storlets.middleware.invocation_request import InvocationRequest
 from storlets.middleware.object import ObjectHandler
 from storlets.middleware.proxy import ProxyHandler
 
@@ -223,11 +223,14 @@ class StorletMiddleware:
         if not obj and req.method == 'POST' and \
                 'X-Storlet-Container-Read' in req.headers:
             return self.handler.handle_acl(req, account, container)
-        storlet = parse.run_storlet_name(req.headers)
-        if storlet is not None and obj:
-            return self.handler.handle_execution(
-                req, account, container, obj, wsgi_to_str(storlet))
-        return None
+        if not obj:
+            return None
+        invocation = InvocationRequest.parse(
+            req, container, obj, self.config.max_extra_resources)
+        if invocation is None:
+            return None
+        return self.handler.handle_execution(req, account, container, obj,
+                                             invocation)
 
     def forget_changed_code(self, req, account, container, obj,
                             code_containers):
@@ -249,14 +252,16 @@ class StorletMiddleware:
     def route_object(self, req):
         try:
             # object server paths: /device/partition/account/container/obj
-            _dev, _part, account, _cont, _obj = req.split_path(5, 5, True)
+            _dev, _part, account, container, obj = req.split_path(
+                5, 5, True)
         except ValueError:
             return None
-        storlet = parse.run_storlet_name(req.headers)
-        if storlet is None:
+        invocation = InvocationRequest.parse(
+            req, wsgi_to_str(container), wsgi_to_str(obj),
+            self.config.max_extra_resources, client=False)
+        if invocation is None:
             return None
-        return self.handler.handle(req, wsgi_to_str(account),
-                                   wsgi_to_str(storlet))
+        return self.handler.handle(req, wsgi_to_str(account), invocation)
 
 
 def filter_factory(global_conf, **local_conf):

@@ -7,6 +7,8 @@ Configure StatsD as for any Swift middleware (``log_statsd_host``,
 
 =============================  =============================================
 ``invocations.<where>``        calls started (``where``: proxy or object)
+``placement.<reason>``         why each call ran where it did (not per
+                               storlet; reasons in ``placement``'s doc)
 ``errors.<kind>``              ``timeout``, ``failed`` (the storlet),
                                ``sandbox`` (the engine), ``code`` (fetching
                                the storlet), ``aborted`` (after output began)
@@ -19,30 +21,18 @@ Configure StatsD as for any Swift middleware (``log_statsd_host``,
 import re
 import time
 
-from storlets.errors import (
-    SandboxError, StorletCodeError, StorletTimeout)
-
 _ODD = re.compile(r'[^A-Za-z0-9_-]')
-
-
-def error_kind(err):
-    if isinstance(err, StorletTimeout):
-        return 'timeout'
-    if isinstance(err, SandboxError):
-        return 'sandbox'
-    if isinstance(err, StorletCodeError):
-        return 'code'
-    return 'failed'
 
 
 class InvocationMetrics:
     """Metrics of one storlet call."""
 
-    def __init__(self, logger, storlet_name, where):
+    def __init__(self, logger, storlet_name, placement):
         self.logger = logger
         self.prefix = 'storlet.%s.' % _ODD.sub('_', storlet_name)
         self.started = time.time()
-        self._count('invocations.%s' % where)
+        self._count('invocations.%s' % placement.side)
+        logger.update_stats('placement.%s' % placement.reason, 1)
 
     def _count(self, metric, amount=1):
         self.logger.update_stats(metric, amount)
@@ -53,7 +43,7 @@ class InvocationMetrics:
         self.logger.timing_since(self.prefix + metric, self.started)
 
     def failed(self, err):
-        self._count('errors.%s' % error_kind(err))
+        self._count('errors.%s' % err.metric_kind)
 
     def started_output(self, result, bytes_in=None):
         if result.extra.get('cold_start'):

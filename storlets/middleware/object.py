@@ -7,9 +7,9 @@ handed to the gateway, which splices the requested bytes of it into the
 sandbox's input pipe (storlets/gateway/execution.py: the sandbox never gets
 the file itself): the object's bytes never pass through this process's
 memory. The handler declines (returns the raw object, unmarked) when
-the storlet must run on the proxy: SLO manifests, symlinks, EC fragments,
-multi-range requests, encrypted objects (any crypto sysmeta), extra resources
-or an explicit run-on-proxy request.
+``placement.place`` says the storlet runs on the proxy (manifests,
+symlinks, EC fragments, encrypted objects, multi-range, extra resources,
+an explicit run-on-proxy request).
 """
 import os
 
@@ -22,32 +22,12 @@ from storlets.gateway.invocation import Invocation, StorletInput, StorletRef
 from storlets.middleware import request as parse
 from storlets.middleware.framing import FRAMED_HEADER, frame
 from storlets.middleware.handler import Handler
+from storlets.middleware.invocation_request import GET
 from storlets.middleware.metrics import InvocationMetrics
+from storlets.middleware.placement import place
 from storlets.middleware.response import (
     apply_result, mark_failure, output_headers)
 from storlets.middleware.streams import close
-
-#: Responses the storlet must not see raw here: SLO and DLO manifests (the
-#: storlet must see the assembled object), symlinks (the target), EC
-#: fragments and encrypted objects (ciphertext, see DECLINE_HEADER_PREFIXES).
-#: The proxy runs those.
-DECLINE_RESPONSE_HEADERS = ('X-Static-Large-Object', 'X-Object-Manifest',
-                            'X-Object-Sysmeta-Symlink-Target',
-                            'X-Object-Sysmeta-Ec-Frag-Index')
-#: Any header with one of these prefixes marks an object written through
-#: the encryption middleware: not only its body (``...-Crypto-Body-Meta``,
-#: absent on a zero-byte object) but its metadata may be encrypted, and only
-#: the proxy's decrypter turns them into what the API shows.
-DECLINE_HEADER_PREFIXES = ('x-object-sysmeta-crypto-',
-                           'x-object-transient-sysmeta-crypto-')
-
-
-def runs_on_proxy(headers):
-    """True if the object server's response ``headers`` say the object
-    must reach the storlet through the proxy (see DECLINE_*)."""
-    return any(h in headers for h in DECLINE_RESPONSE_HEADERS) or any(
-        name.lower().startswith(DECLINE_HEADER_PREFIXES)
-        for name in headers.keys())
 
 
 def data_file_descriptor(app_iter):
@@ -65,52 +45,51 @@ def data_file_descriptor(app_iter):
 
 class ObjectHandler(Handler):
 
-    def declines(self, req):
-        """True when the request says the storlet belongs on the proxy."""
-        return (self.config.storlet_execute_on_proxy_only
-                or parse.check_run_on_proxy(req.headers)
-                or 'X-Storlet-Extra-Resources' in req.headers)
-
-    def handle(self, req, account, storlet_name):
-        if req.method != 'GET':
+    def handle(self, req, account, invocation):
+        """Run ``invocation`` (an ``InvocationRequest`` of the proxy's GET)
+        on this object, or answer the raw object for the proxy to run it."""
+        if invocation.kind != GET:
             return HTTPMethodNotAllowed(request=req)
         if 'Range' in req.headers and 'X-Storlet-Range' not in req.headers:
+            # Swift's proxy resuming a GET: never re-run over a tail
             return HTTPRequestedRangeNotSatisfiable(
                 body='Storlet execution with range header is not supported',
                 content_type='text/plain')
-        storlet_range = parse.parse_storlet_range(req.headers)
-        if self.declines(req) or (storlet_range is not None
-                                  and len(storlet_range.ranges) > 1):
+        proxy_only = self.config.storlet_execute_on_proxy_only
+        if place(invocation, proxy_only).on_proxy:
             return req.get_response(self.app)
-        params = parse.parse_parameters(req.params, req.headers)
         resp = req.get_response(self.app)
-        if not is_success(resp.status_int) or runs_on_proxy(resp.headers):
+        if not is_success(resp.status_int):
+            return resp
+        placement = place(invocation, proxy_only, stored=resp.headers)
+        if placement.on_proxy:
             return resp
         fd = data_file_descriptor(resp.app_iter)
         if fd is None:
             return resp
         resp.app_iter.close()
         start = end = input_range = None
-        if storlet_range is not None:
+        if invocation.storlet_range is not None:
             size = resp.content_length
-            ranges = storlet_range.ranges_for_length(size)
+            ranges = invocation.storlet_range.ranges_for_length(size)
             if not ranges:
                 os.close(fd)
                 return HTTPRequestedRangeNotSatisfiable(
                     headers={'Content-Range': 'bytes */%d' % size})
             (start, end), = ranges
             input_range = 'bytes %d-%d/%d' % (start, end - 1, size)
+        storlet_name = invocation.storlet
         storlet = StorletRef.from_headers(storlet_name, req.headers)
-        invocation = Invocation(
-            account=account, storlet=storlet, params=params,
+        call = Invocation(
+            account=account, storlet=storlet, params=dict(invocation.params),
             inputs=[StorletInput(parse.user_metadata(resp.headers), fd=fd,
                                  start=start, end=end)],
             on_log=self.code_source.log_uploader(
                 req.headers, account, self.config.storlet_logcontainer,
                 storlet_name))
-        metrics = InvocationMetrics(self.logger, storlet_name, 'object')
+        metrics = InvocationMetrics(self.logger, storlet_name, placement)
         try:
-            result = self.gateway.invoke(invocation, self.code_source)
+            result = self.gateway.invoke(call, self.code_source)
             try:
                 headers = output_headers(result.metadata)
             except StorletError:
@@ -121,7 +100,7 @@ class ObjectHandler(Handler):
             self.logger.warning('storlet %s failed: %s', storlet_name, err)
             return mark_failure(resp, err.failure_kind)
         finally:
-            for inp in invocation.inputs:
+            for inp in call.inputs:
                 if inp.fd is not None:   # not consumed by the gateway
                     os.close(inp.fd)
         # A failure after the first byte travels inside the body, not as a

@@ -1,35 +1,35 @@
 """Proxy side: checks, storlet authorisation, and the GET / PUT / copy flows.
 
-Every storlet request is checked against the account's ``Storlet-Enabled``
-flag. An invocation first HEADs the storlet object *as the requesting user*
-(read access to the storlet container is the right to run it), strips every
-client-supplied internal ``X-Storlet-*`` header and attaches the storlet's
-metadata for the object server.
+The filter hands each invocation over as an ``InvocationRequest`` (parsed,
+every 4xx of the API already raised). Every storlet request is checked
+against the account's ``Storlet-Enabled`` flag. An invocation first HEADs
+the storlet object *as the requesting user* (read access to the storlet
+container is the right to run it), strips every client-supplied internal
+``X-Storlet-*`` header and attaches the storlet's metadata for the object
+server.
 
-Where it runs: a GET goes to an object server, which runs the storlet next to
-the data unless it declines (SLO, DLO, symlink, encrypted object); then the
-proxy runs it over the assembled response. The proxy runs it itself from the
-start for PUT, extra resources, multi-range, ``X-Storlet-Run-On-Proxy``,
-``storlet_execute_on_proxy_only`` and erasure-coded containers, and then
-strips ``X-Run-Storlet`` from the backend request so that no object server
-can run it a second time. A copy is a storlet GET of the source (as the
-user, through the same flow) whose output is PUT to the destination.
+Where it runs is ``placement.place``'s decision: a GET goes to an object
+server, which runs the storlet next to the data unless it declines; then
+the proxy runs it over the assembled response. When the proxy runs it from
+the start, it strips ``X-Run-Storlet`` from the backend request so that no
+object server can run it a second time. A copy is a storlet GET of the
+source (as the user, through the same flow) whose output is PUT to the
+destination.
 """
 from urllib.parse import quote
 
 from swift.common.header_key_dict import HeaderKeyDict
 from swift.common.http import is_success
 from swift.common.swob import (
-    HTTPException, HTTPInternalServerError, HTTPMethodNotAllowed,
-    HTTPPreconditionFailed, HTTPRequestedRangeNotSatisfiable,
-    HTTPServiceUnavailable, HTTPUnauthorized, Response, wsgi_to_str)
+    HTTPException, HTTPRequestedRangeNotSatisfiable, HTTPUnauthorized,
+    Response, wsgi_to_str)
 from swift.common.storage_policy import POLICIES
 from swift.common.utils import config_true_value
 from swift.common.wsgi import make_pre_authed_request, make_subrequest
 from swift.proxy.controllers.base import (
     get_account_info, get_container_info)
 
-from storlets.errors import SandboxBusy, StorletError
+from storlets.errors import StorletError
 from storlets.gateway.invocation import Invocation, StorletInput, StorletRef
 from storlets.gateway import registration
 from storlets.gateway.registration import RegistrationError, check_object_name
@@ -37,9 +37,12 @@ from storlets.middleware import acl, code_info
 from storlets.middleware import request as parse
 from storlets.middleware.framing import FRAMED_HEADER, Unframe
 from storlets.middleware.handler import Handler
+from storlets.middleware.invocation_request import COPY, GET
 from storlets.middleware.metrics import InvocationMetrics
+from storlets.middleware.placement import (
+    DECLINED, PROXY, Placement, place)
 from storlets.middleware.response import (
-    STALE_HEADERS, apply_result, output_headers, wrap_body)
+    STALE_HEADERS, apply_result, failure_response, output_headers, wrap_body)
 from storlets.middleware.streams import (
     InputReader, OutputReader, Prefetched, close, slice_stream)
 
@@ -50,30 +53,13 @@ PREFETCH_BYTES = 65536
 UNAUTHORIZED_STORLET = ('Failed to verify access to the storlet. Either the '
                         'storlet does not exist or you are not authorized to '
                         'run the storlet.')
-FAILURE_BODIES = {'timeout': 'Storlet execution timed out',
-                  'failed': 'Storlet execution failed',
-                  'busy': 'This node has too many active storlet sandboxes; '
-                          'retry later'}
 #: Headers dropped from a PUT whose body a storlet rewrote.
 PUT_DROP_HEADERS = ('Content-Length', 'Etag', 'X-Copy-From', 'Destination',
                     'Content-Encoding', 'Transfer-Encoding', 'X-Run-Storlet')
-UNSUPPORTED_COPY_HEADERS = ('X-Copy-From-Account', 'Destination-Account',
-                            'X-Fresh-Metadata')
 
 
 def text(exc_class, body, **kwargs):
     return exc_class(body=body, content_type='text/plain', **kwargs)
-
-
-def failure_response(kind, put=False):
-    """The client response for a storlet that failed before output:
-    ``kind`` is ``timeout`` or ``failed`` (503 on GET, 500 on PUT/copy), or
-    ``busy`` (no sandbox could start: 503 with ``Retry-After``)."""
-    if kind == 'busy':
-        return text(HTTPServiceUnavailable, FAILURE_BODIES['busy'],
-                    headers={'Retry-After': str(SandboxBusy.retry_after)})
-    status = HTTPInternalServerError if put else HTTPServiceUnavailable
-    return text(status, FAILURE_BODIES.get(kind, FAILURE_BODIES['failed']))
 
 
 def storlet_failure(err, put=False):
@@ -82,7 +68,7 @@ def storlet_failure(err, put=False):
 
 class ProxyHandler(Handler):
 
-    # -- checks shared by every storlet request -----------------------------
+    # -- checks shared by every storlet request -------------------------------
 
     def check_account_enabled(self, req):
         info = get_account_info(req.environ, self.app,
@@ -90,7 +76,7 @@ class ProxyHandler(Handler):
         if not config_true_value(info.get('meta', {}).get('storlet-enabled')):
             raise parse.bad_request('Account disabled for storlets')
 
-    # -- registration and ACLs ---------------------------------------------
+    # -- registration and ACLs ------------------------------------------------
 
     def handle_registration(self, req, account, container, obj):
         """A write of ``obj`` into the code container ``container``: a
@@ -186,31 +172,16 @@ class ProxyHandler(Handler):
             resp.headers.get('X-Container-Read'), user, storlet)
         return req.get_response(self.app)
 
-    # -- execution -------------------------------------------------------------
+    # -- execution ------------------------------------------------------------
 
-    def handle_execution(self, req, account, container, obj, storlet_name):
+    def handle_execution(self, req, account, container, obj, invocation):
+        """Run ``invocation`` (the request's ``InvocationRequest``)."""
         self.check_account_enabled(req)
-        try:
-            check_object_name(storlet_name, 'Storlet')
-        except RegistrationError as err:
-            raise parse.bad_request(str(err))
-        if req.method == 'GET':
-            return self.handle_get(req, account, container, obj,
-                                   storlet_name)
-        if req.method == 'PUT' and 'X-Copy-From' in req.headers:
-            return self.handle_copy(req, account, storlet_name,
-                                    req.headers['X-Copy-From'], 'X-Copy-From',
-                                    (container, obj))
-        if req.method == 'COPY':
-            if not req.headers.get('Destination'):
-                raise text(HTTPPreconditionFailed,
-                           'Destination header required')
-            return self.handle_copy(
-                req, account, storlet_name, '%s/%s' % (container, obj),
-                'Destination', None)
-        if req.method == 'PUT':
-            return self.handle_put(req, account, container, obj, storlet_name)
-        return HTTPMethodNotAllowed(request=req)
+        if invocation.kind == GET:
+            return self.handle_get(req, account, container, obj, invocation)
+        if invocation.kind == COPY:
+            return self.handle_copy(req, account, invocation)
+        return self.handle_put(req, account, invocation)
 
     def authorize_storlet(self, req, account, storlet_name):
         """Check the user may run the storlet; return what describes it.
@@ -268,14 +239,14 @@ class ProxyHandler(Handler):
         """Called for every request that may change a code object."""
         code_info.forget(req.environ, account, container, obj)
 
-    def must_run_on_proxy(self, req, container, storlet_range, extras):
-        """Placement decided from the request alone (spec §7)."""
-        return (parse.check_run_on_proxy(req.headers)
-                or self.config.storlet_execute_on_proxy_only
-                or bool(extras)
-                or (storlet_range is not None
-                    and len(storlet_range.ranges) > 1)
-                or self._erasure_coded(req, container))
+    def placement(self, req, container, invocation):
+        """Where the storlet runs, decided from the request alone."""
+        proxy_only = self.config.storlet_execute_on_proxy_only
+        decided = place(invocation, proxy_only)
+        if decided.on_proxy:
+            return decided
+        return place(invocation, proxy_only,
+                     erasure_coded=self._erasure_coded(req, container))
 
     def _erasure_coded(self, req, container):
         # Object servers of an EC policy hold fragments: run on the proxy.
@@ -289,33 +260,27 @@ class ProxyHandler(Handler):
         policy = POLICIES.get_by_index(index)
         return policy.policy_type if policy else None
 
-    # -- GET -------------------------------------------------------------------
+    # -- GET ------------------------------------------------------------------
 
-    def handle_get(self, req, account, container, obj, storlet_name,
+    def handle_get(self, req, account, container, obj, invocation,
                    copy_source=False):
         """A storlet GET; ``copy_source`` for the source read of a copy
         (no storlet-ACL retry, and failures answered as for a PUT)."""
-        if 'Range' in req.headers:
-            raise parse.bad_request(
-                'Storlet execution with range header is not supported')
-        storlet_range = parse.parse_storlet_range(req.headers)
-        params = parse.parse_parameters(req.params, req.headers)
-        extras = parse.parse_extra_resources(
-            req.headers, self.config.max_extra_resources)
-        on_proxy = self.must_run_on_proxy(req, container, storlet_range,
-                                          extras)
-        storlet, internal = self.authorize_storlet(req, account, storlet_name)
+        placement = self.placement(req, container, invocation)
+        storlet, internal = self.authorize_storlet(req, account,
+                                                   invocation.storlet)
         parse.strip_internal_headers(req.headers)
-        if on_proxy:
+        if placement.on_proxy:
             del req.headers['X-Run-Storlet']
-            if storlet_range is not None:
+            if invocation.storlet_range is not None:
                 req.headers['Range'] = req.headers['X-Storlet-Range']
         else:
             req.headers.update(internal)
         if copy_source:
             resp = req.get_response(self.app)
         else:
-            resp = self._get_with_storlet_acl(req, account, storlet_name)
+            resp = self._get_with_storlet_acl(req, account,
+                                              invocation.storlet)
         if not is_success(resp.status_int):
             return resp
         failure = resp.headers.pop(parse.FAILURE_HEADER, None)
@@ -334,22 +299,26 @@ class ProxyHandler(Handler):
                 except StorletError as err:
                     return storlet_failure(err, put=copy_source)
             return resp
+        if not placement.on_proxy:
+            # an object server declined (SLO, DLO, encrypted...)
+            placement = Placement(PROXY, DECLINED)
         body, input_range = resp.app_iter, None
         if resp.status_int == 206:
             input_range = resp.headers.get('Content-Range')
-        elif storlet_range is not None:
-            # An object server declined (SLO, DLO, encrypted...) and the
-            # assembled object came back whole: apply the range here.
-            body, input_range = self._slice(resp, storlet_range)
+        elif invocation.storlet_range is not None:
+            # The assembled object came back whole: apply the range here.
+            body, input_range = self._slice(resp, invocation.storlet_range)
         inputs = [StorletInput(parse.user_metadata(resp.headers),
                                body=body)]
         try:
-            inputs += self.fetch_extra_resources(req, account, extras)
+            inputs += self.fetch_extra_resources(
+                req, account, invocation.extra_resources)
         except BaseException:
             close(resp.app_iter)
             raise
         try:
-            result = self.invoke(req, account, storlet, params, inputs)
+            result = self.invoke(req, account, storlet, invocation, inputs,
+                                 placement)
             headers = self.output_headers(result, storlet.name)
             try:
                 result.body = Prefetched(result.body, PREFETCH_BYTES)
@@ -398,7 +367,7 @@ class ProxyHandler(Handler):
         retry.query_string = req.query_string
         return retry.get_response(self.app)
 
-    # -- inputs and invocation -------------------------------------------------
+    # -- inputs and invocation ------------------------------------------------
 
     def fetch_extra_resources(self, req, account, extras):
         """GET each extra resource as the user; fail on the first error."""
@@ -424,16 +393,16 @@ class ProxyHandler(Handler):
             raise
         return inputs
 
-    def invoke(self, req, account, storlet, params, inputs):
+    def invoke(self, req, account, storlet, invocation, inputs, placement):
         """Run the storlet on this proxy; close the inputs if it fails."""
-        invocation = Invocation(
-            account=account, storlet=storlet, params=params, inputs=inputs,
-            on_log=self.code_source.log_uploader(
+        call = Invocation(
+            account=account, storlet=storlet, params=dict(invocation.params),
+            inputs=inputs, on_log=self.code_source.log_uploader(
                 req.headers, account, self.config.storlet_logcontainer,
                 storlet.name))
-        metrics = InvocationMetrics(self.logger, storlet.name, 'proxy')
+        metrics = InvocationMetrics(self.logger, storlet.name, placement)
         try:
-            result = self.gateway.invoke(invocation, self.code_source)
+            result = self.gateway.invoke(call, self.code_source)
         except StorletError as err:
             metrics.failed(err)
             self.logger.warning('storlet %s failed: %s', storlet.name, err)
@@ -453,18 +422,19 @@ class ProxyHandler(Handler):
             self.logger.warning('storlet %s failed: %s', storlet_name, err)
             raise
 
-    # -- PUT ---------------------------------------------------------------------
+    # -- PUT ------------------------------------------------------------------
 
-    def handle_put(self, req, account, container, obj, storlet_name):
-        params = parse.parse_parameters(req.params, req.headers)
-        extras = parse.parse_extra_resources(
-            req.headers, self.config.max_extra_resources)
-        storlet, _internal = self.authorize_storlet(req, account, storlet_name)
+    def handle_put(self, req, account, invocation):
+        storlet, _internal = self.authorize_storlet(req, account,
+                                                    invocation.storlet)
         body = InputReader(req.environ['wsgi.input'], req.content_length)
         inputs = [StorletInput(parse.user_metadata(req.headers), body=body)]
-        inputs += self.fetch_extra_resources(req, account, extras)
+        inputs += self.fetch_extra_resources(req, account,
+                                             invocation.extra_resources)
         try:
-            result = self.invoke(req, account, storlet, params, inputs)
+            result = self.invoke(
+                req, account, storlet, invocation, inputs,
+                place(invocation, self.config.storlet_execute_on_proxy_only))
             output = self.output_headers(result, storlet.name)
         except StorletError as err:
             return storlet_failure(err, put=True)
@@ -505,19 +475,11 @@ class ProxyHandler(Handler):
             return storlet_failure(reader.error, put=True)
         return resp
 
-    # -- copy --------------------------------------------------------------------
+    # -- copy -----------------------------------------------------------------
 
-    def handle_copy(self, req, account, storlet_name, source, source_header,
-                    destination):
-        for header in UNSUPPORTED_COPY_HEADERS:
-            if header in req.headers:
-                raise parse.bad_request(
-                    'Storlet on copy with %s is not supported' % header)
-        src_container, src_obj = parse.parse_copy_target(source,
-                                                         source_header)
-        if destination is None:
-            destination = parse.parse_copy_target(
-                req.headers['Destination'], 'Destination')
+    def handle_copy(self, req, account, invocation):
+        (src_container, src_obj), destination = (invocation.copy.source,
+                                                 invocation.copy.destination)
         params_source = dict(req.headers)
         for name in ('X-Copy-From', 'Destination', 'Content-Length', 'Etag'):
             params_source.pop(name, None)
@@ -528,7 +490,7 @@ class ProxyHandler(Handler):
         get.query_string = req.query_string
         get.headers.pop('X-Backend-Storage-Policy-Index', None)
         resp = self.handle_get(get, account, src_container, src_obj,
-                               storlet_name, copy_source=True)
+                               invocation, copy_source=True)
         if not is_success(resp.status_int):
             return resp
         source_meta = {k: v for k, v in resp.headers.items()

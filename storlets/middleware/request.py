@@ -140,7 +140,6 @@ def storlet_params(headers):
             if name.lower().startswith(STORLET_META_PREFIX)}
 
 
-
 def parse_storlet_range(headers):
     """The ``X-Storlet-Range`` as a swob ``Range``, None if absent, 400 if
     Swift would not accept it as a ``Range`` value."""
@@ -195,4 +194,3 @@ def parse_copy_target(value, header):
             body='%s header must be of the form <container name>/<object '
                  'name>' % header, content_type='text/plain')
     return container, obj
-

@@ -1,7 +1,10 @@
 """Turn a storlet's result into the headers and body of a Swift response.
 
 Used identically on the proxy and on object servers, so a client sees the
-same headers wherever the storlet ran (spec decision 2).
+same headers wherever the storlet ran. A call that fails before its output
+becomes a response in ``failure_response`` (from ``storlets.errors``'
+table) or, on an object server, a marked answer to the proxy
+(``mark_failure``).
 
 Output metadata
 ---------------
@@ -37,7 +40,7 @@ from swift.common import constraints
 from swift.common.header_key_dict import HeaderKeyDict
 from swift.common.swob import Request, Response, str_to_wsgi
 
-from storlets.errors import StorletRuntimeError
+from storlets.errors import FAILURES, StorletRuntimeError
 from storlets.middleware.request import (
     EXECUTED_HEADER, FAILURE_HEADER, STORLET_META_PREFIX, USER_META_PREFIX)
 
@@ -137,3 +140,17 @@ def mark_failure(resp, kind):
     resp.headers[FAILURE_HEADER] = kind
     resp.body = b''
     return resp
+
+
+def failure_response(kind, put=False):
+    """The client's response to a call that failed before any output:
+    ``kind`` is a ``StorletError.failure_kind`` (an object server's
+    ``X-Storlet-Failure`` marker on the proxy); ``put`` for a PUT or copy,
+    where nothing was stored."""
+    failure = FAILURES.get(kind, FAILURES['failed'])
+    headers = {}
+    if failure.retry_after is not None:
+        headers['Retry-After'] = str(failure.retry_after)
+    return Response(status=failure.put_status if put else failure.status,
+                    body=failure.body, content_type='text/plain',
+                    headers=headers)
