@@ -36,17 +36,15 @@ import glob
 import os
 import re
 import signal
-import sys
 import time
 
 import storlets
 import storlets_agent
 from storlets.sbus import channel
-from storlets_agent.daemon import (
-    DAEMON_START_FAILED, STRAY_KILL_TIMEOUT, run_daemon)
+from storlets_agent.daemon import DAEMON_START_FAILED, STRAY_KILL_TIMEOUT
 from storlets_agent.java_front import (
-    DEFAULT_JAVA_THREADS, DEFAULT_MAX_JAVA_DAEMONS, JAVA, JAVA_DIR,
-    run_java_front)
+    DEFAULT_JAVA_THREADS, DEFAULT_MAX_JAVA_DAEMONS, JAVA, JAVA_DIR)
+from storlets_agent.languages import LANGUAGES, UnsupportedRuntime
 from storlets_agent.process import (
     DEFAULT_SPARES, Limits, SignalQueue, close_fds_except, describe_status,
     fork_blocked, kill_descendants, listen, log, one_line, reset_signals,
@@ -68,7 +66,6 @@ QUIT_GRACE = 1.0
 STARTING, READY, STOPPING = 'starting', 'ready', 'stopping'
 
 _KEY = re.compile(r'[A-Za-z0-9_-]{1,64}')
-_VERSION = re.compile(r'3(\.[0-9]+)?')
 WHO = 'factory'
 
 
@@ -86,7 +83,7 @@ class DaemonSpec:
         self.main = main
         self.path = path
         self.interpreter = interpreter  # None: fork this interpreter
-        self.language = language        # 'python' or 'java'
+        self.language = language        # a key of languages.LANGUAGES
 
     @classmethod
     def from_request(cls, request, python_dir):
@@ -102,29 +99,16 @@ class DaemonSpec:
                 raise RequestError('Missing or invalid "%s"' % field)
             fields[field] = value
         language = request.get('language', 'python')
-        if not isinstance(language, str) \
-                or language.lower() not in ('python', 'java'):
+        lang = LANGUAGES.get(language.lower()) \
+            if isinstance(language, str) else None
+        if lang is None:
             raise RequestError('Unsupported language: %s' % (language,))
-        if language.lower() == 'java':
-            # The JVM of the image runs every Java storlet (the contract
-            # targets Java 11 and later); the front checks it is there.
-            return cls(key, interpreter=None, language='java', **fields)
-        version = request.get('language_version')
-        interpreter = _interpreter(
-            '' if version is None else str(version).strip(), python_dir)
-        return cls(key, interpreter=interpreter, **fields)
-
-
-def _interpreter(version, python_dir):
-    """None to fork this interpreter, else the python<version> to exec."""
-    if version in ('', '3') or version == '%d.%d' % sys.version_info[:2]:
-        return None
-    if _VERSION.fullmatch(version):
-        candidate = os.path.join(python_dir, 'python' + version)
-        if os.access(candidate, os.X_OK):
-            return candidate
-    raise RequestError('Requested runtime is unavailable: python%s'
-                       % ' '.join(version.split()))
+        try:
+            interpreter = lang.interpreter(request, python_dir)
+        except UnsupportedRuntime as err:
+            raise RequestError(str(err))
+        return cls(key, interpreter=interpreter, language=lang.name,
+                   **fields)
 
 
 def _last_used(daemon):
@@ -373,28 +357,27 @@ class DaemonFactory:
         elif current is not None:
             current.waiters.append(conn)
             return None
-        if spec.language == 'java':
-            self._make_room_for_java()
+        self._make_room(spec.language)
         self._spawn(spec, conn).waiters.append(conn)
         return None
 
-    def _make_room_for_java(self):
-        """Keep at most ``max_java_daemons`` JVMs: stop the least recently
-        used ready Java daemons (they finish their calls in flight first).
-
-        Each JVM costs tens of MB and a dozen threads against the sandbox's
-        memory and pids limits; a stopped one comes back on its next call.
-        A daemon's last use is its socket's mtime (the front touches it).
-        """
-        if self.max_java_daemons <= 0:
+    def _make_room(self, language):
+        """Keep at most the language's ``max_daemons`` daemons (Java:
+        ``max_java_daemons``): stop the least recently used ready ones
+        (they finish their calls in flight first); a stopped one comes
+        back on its next call. A daemon's last use is its socket's mtime
+        (the daemon touches it)."""
+        lang = LANGUAGES[language]
+        limit = lang.max_daemons(self)
+        if limit <= 0:
             return
-        java = [d for d in self.daemons.values()
-                if d.spec.language == 'java' and d.state != STOPPING]
-        ready = sorted((d for d in java if d.state == READY),
+        same = [d for d in self.daemons.values()
+                if d.spec.language == language and d.state != STOPPING]
+        ready = sorted((d for d in same if d.state == READY),
                        key=_last_used)
-        for victim in ready[:max(0, len(java) + 1 - self.max_java_daemons)]:
-            self._stop(victim, 'at most %d Java daemons per sandbox'
-                       % self.max_java_daemons)
+        for victim in ready[:max(0, len(same) + 1 - limit)]:
+            self._stop(victim, 'at most %d %s daemons per sandbox'
+                       % (limit, lang.title))
 
     @staticmethod
     def _ready_reply(daemon):
@@ -441,17 +424,7 @@ class DaemonFactory:
                 os._exit(DAEMON_START_FAILED)
         code = DAEMON_CRASHED
         try:
-            if spec.language == 'java':
-                code = run_java_front(
-                    self.runtime_dir, spec.key, spec.name, spec.main,
-                    spec.path, self.daemon_idle_timeout, ready_fd,
-                    self.limits, self.java, self.java_dir,
-                    self.java_threads)
-            else:
-                code = run_daemon(
-                    self.runtime_dir, spec.key, spec.name, spec.main,
-                    spec.path, self.daemon_idle_timeout, ready_fd,
-                    self.limits, self.spares)
+            code = LANGUAGES[spec.language].serve(self, spec, ready_fd)
         except BaseException as err:
             log('daemon %s/%s' % (spec.name, spec.key),
                 'crashed: %s' % one_line(err))

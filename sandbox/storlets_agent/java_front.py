@@ -80,7 +80,7 @@ JAVA_DIR = '/opt/storlets/java'
 JAVA = '/usr/bin/java'
 #: Calls one JVM runs at once; more wait for a free thread.
 DEFAULT_JAVA_THREADS = 16
-#: JVMs one sandbox keeps at most (see DaemonFactory._make_room_for_java).
+#: JVMs one sandbox keeps at most (see DaemonFactory._make_room).
 DEFAULT_MAX_JAVA_DAEMONS = 4
 #: Exit code of a front whose JVM ended on its own.
 JVM_DIED = 6

@@ -51,6 +51,7 @@ import docker.errors
 import eventlet
 from docker.types import Mount
 
+from storlets import languages
 from storlets.errors import SandboxBusy, SandboxError, StorletRuntimeError
 from storlets.gateway import execution, locks
 from storlets.gateway.base import Gateway
@@ -274,7 +275,7 @@ class DockerStorletGateway(Gateway):
     def invoke(self, invocation, code_source):
         scope = scope_of(invocation.account)
         storlet = invocation.storlet
-        if storlet.language not in ('python', 'java'):
+        if storlet.language not in languages.LANGUAGES:
             raise StorletRuntimeError(
                 'Unsupported storlet language: %s' % storlet.language)
         self._maybe_collect()

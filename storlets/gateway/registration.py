@@ -9,10 +9,9 @@ exact ``400`` body the client receives.
 container (only as a plain upload, or a metadata update, whose headers are
 then validated here); the middleware's docstring explains them.
 """
-import re
+from storlets import languages
 
 MAX_NAME_LENGTH = 255
-SUPPORTED_LANGUAGES = ('java', 'python')
 MANDATORY_STORLET_PARAMS = (
     'Language', 'Interface-Version', 'Object-Metadata', 'Main')
 #: The storlet interface this engine runs (published in /info).
@@ -32,7 +31,6 @@ VERSIONING_HEADERS = ('X-Versions-Location', 'X-History-Location',
 UPLOAD_INSTEAD = ('%s: only a plain upload (PUT of the code itself) or a '
                   'metadata update (POST) can write to the %s container; '
                   'upload the code instead')
-_PYTHON_VERSION = re.compile(r'^\d+(\.\d+)?$')
 
 
 class RegistrationError(ValueError):
@@ -97,14 +95,10 @@ def validate_storlet(name, params):
                                 '(supported: %s)' % (
                                     params['Interface-Version'],
                                     ', '.join(SUPPORTED_INTERFACE_VERSIONS)))
-    language = params['Language'].lower()
-    if language == 'java':
-        if '-' not in name or '.' not in name:
-            raise RegistrationError('Storlet name is incorrect')
-    elif language == 'python':
-        _validate_python(name, params)
-    else:
-        raise RegistrationError('Unsupported Language')
+    try:
+        languages.by_name(params['Language']).validate(name, params)
+    except languages.LanguageError as err:
+        raise RegistrationError(str(err))
     check_object_name(name)
     deps = dependency_names(params.get('Dependency', ''))
     if name in deps:
@@ -114,24 +108,6 @@ def validate_storlet(name, params):
         raise RegistrationError('Duplicated name in dependencies')
     for dep in deps:
         check_object_name(dep, 'Dependency')
-
-
-def _validate_python(name, params):
-    version = params.get('Language-Version')
-    if version is not None:
-        if not _PYTHON_VERSION.match(version):
-            raise RegistrationError('Language-Version is invalid')
-        if version.split('.')[0] != '3':
-            raise RegistrationError('Not supported version specified')
-    if not name.endswith('.py'):
-        raise RegistrationError('Storlet name is incorrect')
-    stem = name[:-len('.py')]
-    main = params['Main']
-    if main.split('.')[0] != stem:
-        raise RegistrationError(
-            'Main class should be included in storlet file')
-    if main.count('.') != 1 or not main.split('.')[1]:
-        raise RegistrationError('Submodule is currently not supported')
 
 
 def validate_dependency(name, params):

@@ -91,9 +91,9 @@ from swift.common.swob import HTTPException, HTTPForbidden, Request
 from swift.common.swob import wsgi_to_str, wsgi_unquote
 from swift.common.utils import get_logger
 
+from storlets import languages
 from storlets.gateway import load_gateway
-from storlets.gateway.registration import (
-    INTERFACE_VERSION, SUPPORTED_LANGUAGES)
+from storlets.gateway.registration import INTERFACE_VERSION
 from storlets.middleware import s3
 from storlets.middleware.code_source import SwiftCodeSource
 from storlets.middleware.config import StorletConfig
@@ -282,7 +282,7 @@ def filter_factory(global_conf, **local_conf):
         storlet_logcontainer=config.storlet_logcontainer,
         storlet_gateway_class=gateway_class.__name__,
         max_extra_resources=config.max_extra_resources,
-        languages=list(SUPPORTED_LANGUAGES),
+        languages=list(languages.LANGUAGES),
         interface_version=INTERFACE_VERSION)
 
     def storlet_filter(app):

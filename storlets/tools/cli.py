@@ -10,15 +10,14 @@ cluster's ``/info``. Exit codes: 0 success, 1 the cluster refused or failed,
     storlets test mystorlet.py --input data.bin --param color=red
 """
 import argparse
-import importlib.util
 import os
 import subprocess
 import sys
 from urllib.parse import quote
 
+from storlets import languages
 from storlets.gateway.registration import (
     RegistrationError, validate_dependency, validate_storlet)
-from storlets.tools.jarinfo import JarError, check_storlet_jar
 
 EXIT_FAILED, EXIT_USAGE = 1, 2
 DEFAULT_CONTAINERS = {'storlet_container': 'storlet',
@@ -68,15 +67,13 @@ def swift_call(what, fn, *args, **kwargs):
 
 def storlet_metadata(path, main, language, deps):
     name = os.path.basename(path)
-    language = language or ('java' if name.endswith('.jar') else 'python')
-    if language == 'java':
-        try:
-            main = check_storlet_jar(path, main or None)
-        except JarError as err:
-            raise CLIError('%s: %s' % (name, err), EXIT_USAGE)
-    elif not main:
-        main = '%s.%s' % (name[:-3], _python_class(path))
-    params = {'Language': language.title(), 'Interface-Version': '1.0',
+    lang = (languages.by_name(language) if language
+            else languages.for_file(name) or languages.LANGUAGES['python'])
+    try:
+        main = lang.find_main(path, main or None)
+    except languages.LanguageError as err:
+        raise CLIError(str(err), EXIT_USAGE)
+    params = {'Language': lang.title, 'Interface-Version': '1.0',
               'Object-Metadata': 'no', 'Main': main}
     if deps:
         params['Dependency'] = ','.join(os.path.basename(d) for d in deps)
@@ -86,21 +83,6 @@ def storlet_metadata(path, main, language, deps):
         raise CLIError('%s: %s' % (name, err), EXIT_USAGE)
     return name, {'X-Object-Meta-Storlet-%s' % k: v
                   for k, v in params.items()}
-
-
-def _python_class(path):
-    """The storlet class of a module: the one callable class it defines."""
-    import ast
-    with open(path, 'rb') as f:
-        tree = ast.parse(f.read(), path)
-    classes = [n.name for n in tree.body if isinstance(n, ast.ClassDef)
-               and any(isinstance(b, ast.FunctionDef) and b.name == '__call__'
-                       for b in n.body)]
-    if len(classes) != 1:
-        raise CLIError('%s: cannot tell the storlet class (found %s); give '
-                       '--main module.Class' % (path, classes or 'none'),
-                       EXIT_USAGE)
-    return classes[0]
 
 
 def cmd_deploy(args):
@@ -252,84 +234,17 @@ def _parse_params(pairs):
 
 def cmd_test(args):
     """Run a storlet locally against files, without Swift."""
-    name = os.path.basename(args.file)
-    if name.endswith('.jar'):
-        return _test_java(args)
-    if not name.endswith('.py'):
-        raise CLIError('storlets test runs Python (.py) and Java (.jar) '
-                       'storlets', EXIT_USAGE)
-    from storlets.tools.testing import FakeInput, FakeLogger, FakeOutput
-    main = args.main or '%s.%s' % (name[:-3], _python_class(args.file))
-    spec = importlib.util.spec_from_file_location(name[:-3], args.file)
-    module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, os.path.dirname(os.path.abspath(args.file)))
-    spec.loader.exec_module(module)
-    cls = getattr(module, main.split('.', 1)[1])
-    inputs = []
-    for path in args.input or []:
-        with open(path, 'rb') as f:
-            inputs.append(FakeInput(f.read()))
-    if not inputs:
-        inputs.append(FakeInput(sys.stdin.buffer.read()))
+    lang = languages.for_file(os.path.basename(args.file))
+    if lang is None:
+        raise CLIError('storlets test runs %s storlets' % ' and '.join(
+            '%s (%s)' % (lang.title, lang.suffix)
+            for lang in languages.LANGUAGES.values()), EXIT_USAGE)
     params = _parse_params(args.param)
-    params['storlet_execution_path'] = os.path.dirname(
-        os.path.abspath(args.file))
-    out, logger = FakeOutput(), FakeLogger(main)
     try:
-        cls(logger)(inputs, [out], params)
-    except Exception as err:
-        raise CLIError('storlet failed: %s: %s' % (type(err).__name__, err))
-    finally:
-        for line in logger.lines:
-            print(line, file=sys.stderr)
-    if out.metadata is None:
-        raise CLIError('storlet returned without setting output metadata')
-    print('metadata: %s' % out.metadata, file=sys.stderr)
-    if args.output and args.output != '-':
-        with open(args.output, 'wb') as f:
-            f.write(out.data)
-    else:
-        sys.stdout.buffer.write(out.data)
-
-
-def _test_java(args):
-    """A jar: run it in a local JVM with the API jar's LocalRun, which uses
-    the engine's own stream classes (see LocalRun.java)."""
-    import shutil
-    api_jar = args.api_jar or os.environ.get('STORLETS_API_JAR')
-    if not api_jar or not os.path.isfile(api_jar):
-        raise CLIError('a Java storlet needs the API jar: give --api-jar or '
-                       'set STORLETS_API_JAR (java/build.sh DIR --runtime '
-                       'builds DIR/storlets-api.jar)', EXIT_USAGE)
-    java = shutil.which('java')
-    if java is None:
-        raise CLIError('java is not installed (apt-get install '
-                       'default-jre-headless)', EXIT_USAGE)
-    for path in [args.file] + (args.input or []):
-        if not os.path.isfile(path):
-            raise CLIError('%s: no such file' % path, EXIT_USAGE)
-    try:
-        main = check_storlet_jar(args.file, args.main or None)
-    except JarError as err:
-        raise CLIError('%s: %s' % (os.path.basename(args.file), err),
-                       EXIT_USAGE)
-    _parse_params(args.param)   # checked here, passed on as they are
-    # the storlet jar, then the jars next to it (its dependencies)
-    folder = os.path.dirname(os.path.abspath(args.file))
-    jars = [os.path.abspath(args.file)] + sorted(
-        os.path.join(folder, f) for f in os.listdir(folder)
-        if f.endswith('.jar') and f != os.path.basename(args.file))
-    argv = [java, '-cp', os.pathsep.join([api_jar] + jars),
-            'org.openstack.storlet.testing.LocalRun', main,
-            args.output or '-']
-    for pair in args.param:
-        argv += ['--param', pair]
-    for path in args.input or []:
-        argv += ['--input', path]
-    sys.stdout.flush()
-    code = subprocess.run(argv).returncode
-    if code != 0:
-        raise CLIError('the Java storlet failed (see above)')
+        lang.run_locally(args.file, args.main, args.input or [], params,
+                         args.output, api_jar=args.api_jar)
+    except languages.LanguageError as err:
+        raise CLIError(str(err), EXIT_USAGE if err.usage else EXIT_FAILED)
 
 
 def cmd_image_build(args):
@@ -378,7 +293,7 @@ def build_parser():
     p.add_argument('--main', help='module.Class, or the Java class name '
                    '(found if omitted and the file has exactly one storlet '
                    'class)')
-    p.add_argument('--lang', choices=('python', 'java'),
+    p.add_argument('--lang', choices=languages.NAMES,
                    help='language (default: from the file name)')
     p.add_argument('--dep', action='append', default=[], metavar='FILE',
                    help='a dependency file (repeatable)')

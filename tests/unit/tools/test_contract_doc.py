@@ -117,8 +117,9 @@ def test_every_documented_header_exists(name):
     lower = name.lower()
     if lower.startswith('x-object-meta-storlet-'):
         # a registration key the registration code reads
+        from storlets.languages import java, python
         key = name[len('x-object-meta-storlet-'):].title()
-        assert key in string_constants(registration), name
+        assert key in string_constants(registration, java, python), name
     elif lower.startswith('x-storlet-'):
         # a client header, or the marker a storlet response carries
         assert (request.is_client_header(name)
@@ -127,9 +128,11 @@ def test_every_documented_header_exists(name):
         pass    # user metadata: any key
     else:
         # a Swift header the middleware reads (X-Account-Meta-<k>: as <k>)
-        from storlets.middleware import object as obj, proxy
+        from storlets.middleware import (
+            invocation_request, object as obj, placement, proxy)
         key = re.sub(r'^x-account-meta-', '', lower)
-        constants = {c.lower() for c in string_constants(request, proxy, obj)}
+        constants = {c.lower() for c in string_constants(
+            request, proxy, obj, invocation_request, placement)}
         assert key in constants, name
 
 
