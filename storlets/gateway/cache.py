@@ -9,10 +9,10 @@ account's sandbox at ``/var/lib/storlets``)::
 ``key`` is a hash of the storlet's name, ETag, timestamp and dependency
 names, so a re-uploaded storlet gets a new directory (and a new daemon) on
 the very next request, and in-flight calls of the old version keep theirs.
-What is fetched must be the version the key names: an object whose
-``X-Timestamp`` differs from the one the proxy described (a replica that
-missed a re-upload, or a re-upload in between) is refused, never cached
-under that key. A directory is filled under a temporary name and renamed
+What is fetched must be at least the version the key names: an object
+whose ``X-Timestamp`` is older than the one the proxy described (a replica
+that missed a re-upload) is refused, never cached under that key; a newer
+one (a re-upload since the proxy looked) is kept. A directory is filled under a temporary name and renamed
 into place, so a half-fetched version is never visible. Names were
 validated before they get here (``registration.check_object_name``).
 
@@ -37,6 +37,8 @@ import os
 import shutil
 import time
 import uuid
+
+from swift.common.utils import Timestamp
 
 from storlets.errors import StorletCodeError
 from storlets.gateway import locks
@@ -328,14 +330,23 @@ class CodeCache:
 
 
 def _check_version(kind, name, headers, timestamp):
-    """Refuse a fetched object that is not the version the proxy saw (Swift
-    always sends ``X-Timestamp``; a source that sends none is trusted)."""
+    """Refuse a fetched object older than the version the proxy saw: a
+    replica that missed a re-upload (Swift always sends ``X-Timestamp``; a
+    source that sends none is trusted). A newer one was uploaded after the
+    proxy looked: it is what the user would run now, so it is kept (the
+    key it is filed under is already superseded)."""
     got = headers.get('X-Timestamp')
-    if timestamp and got is not None and got != timestamp:
+    if not timestamp or got is None:
+        return
+    try:
+        stale = Timestamp(got) < Timestamp(timestamp)
+    except ValueError:
+        stale = True
+    if stale:
         raise StorletCodeError(
-            'The %s %s changed while it was being fetched (timestamp %s, '
-            'expected %s); try again' % (kind, name, got, timestamp),
-            status=503)
+            'The %s %s fetched is older than the version to run (timestamp '
+            '%s, expected %s): a replica missed an upload; try again'
+            % (kind, name, got, timestamp), status=503)
 
 
 def _dependency_mode_from_headers(headers):

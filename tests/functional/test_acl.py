@@ -1,4 +1,4 @@
-"""Storlet ACLs (spec §10, decision 4): a user who cannot read a container
+"""Storlet ACLs (docs/api.md, "Storlet ACLs"): a user who cannot read a container
 may read its objects only through the storlet the owner named for them."""
 import http.client
 import urllib.parse
@@ -15,7 +15,7 @@ ENTRY = '.r:storlets.tester3_identity.py'
 @pytest.fixture(scope='module')
 def tester3(deployed):
     """tester3's connection. Running a storlet needs read access to the
-    storlet object itself (§6.1): the all-in-one grants test:tester3 read
+    storlet object itself: the all-in-one grants test:tester3 read
     access to the storlet container, as upstream's devstack does, and
     ``conftest.promised_accounts`` makes sure it does."""
     c3 = connection('tester3')

@@ -1,4 +1,4 @@
-"""The error catalogue (spec §15 proxy table and the project decisions), as
+"""The error catalogue (docs/api.md, "Errors"), as
 one table: each bad request gets its exact status and body, and changes
 nothing (no destination object stored, the source object untouched)."""
 import http.client
@@ -43,7 +43,7 @@ class Contains:
     """Expected body: contains ``text`` (case-insensitive).
 
     For errors whose exact body the contract leaves open but which must
-    name the header or value at fault (spec §15 general rule).
+    name the header or value at fault (the general rule of docs/api.md).
     """
 
     def __init__(self, text):
@@ -296,7 +296,7 @@ ROWS = [
     row('acl-account-level', 'POST', '',
         {'X-Storlet-Container-Read': 'tester3',
          'X-Storlet-Name': 'identity.py'}, 400, None),
-    # --- hostile names (spec decision 10) -----------------------------------
+    # --- hostile names ------------------------------------------------------
     row('get-storlet-name-with-slash', 'GET', '{c}/o',
         {'X-Run-Storlet': 'sub/identity.py'}, 400, Contains('name')),
     row('get-storlet-name-dotdot', 'GET', '{c}/o', {'X-Run-Storlet': '..'},

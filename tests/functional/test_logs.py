@@ -1,4 +1,4 @@
-"""X-Storlet-Generate-Log (spec §12, decision 5): the log lines of one
+"""X-Storlet-Generate-Log (docs/api.md): the log lines of one
 invocation are stored, text/plain, as storletlog/<storlet name>.log."""
 import time
 import uuid

@@ -1,4 +1,4 @@
-"""Registration validation: the exact 400 bodies of spec §5."""
+"""Registration validation: the exact 400 bodies (docs/api.md, "Registering")."""
 import pytest
 from hypothesis import given, strategies as st
 

@@ -66,3 +66,14 @@ def test_a_stale_replica_is_refused_and_nothing_is_cached(tmp_path, stale):
     assert err.value.status == 503
     assert '0000000001.00000' in str(err.value)
     assert visible(cache) == []       # no version, no temporary directory
+
+
+def test_a_version_uploaded_since_the_proxy_looked_is_run(tmp_path):
+    """A re-upload between the proxy's HEAD and the node's fetch: the
+    newer code is what the user would run now."""
+    cache = CodeCache(str(tmp_path / 'cache'))
+    source = VersionedSource({('storlet', 's.py'): ('0000000003.00000',
+                                                    b'newer')})
+    key = cache.ensure(SCOPE, 'AUTH_a', ref('0000000002.00000'), source)
+    with open(os.path.join(cache.scope_dir(SCOPE), key, 's.py'), 'rb') as f:
+        assert f.read() == b'newer'

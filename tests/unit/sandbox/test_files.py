@@ -1,4 +1,4 @@
-"""The storlet-facing file objects on real pipes and files (contract 3.3-5)."""
+"""The storlet-facing file objects on real pipes and files (docs/storlet-contract.md)."""
 import json
 import os
 import threading
