@@ -36,8 +36,11 @@ BASE_PACKAGES=python3
 CACHE_DIR=${STORLETS_AIO_CACHE_DIR:-/var/cache/storlets-aio}
 BUILD_LOG=$AIO_LOG_DIR/build-image.log
 
-# Files copied into the sandbox image, relative to the repo root (see sandbox/Dockerfile).
-CONTEXT_FILES=(storlets/__init__.py storlets/sbus sandbox/storlets_agent)
+# The files of the sandbox image, and the only list of them: <repository path>:<path
+# under /opt/storlets in the image> (the agent and the stdlib-only parts of the
+# storlets package it imports; see sandbox/Dockerfile).
+CONTEXT_FILES=(storlets/__init__.py:storlets/__init__.py storlets/layout.py:storlets/layout.py
+    storlets/sbus:storlets/sbus sandbox/storlets_agent:storlets_agent)
 # The Java layer: its packages, and the sources of what java/build.sh --runtime makes.
 JAVA_PACKAGES=(default-jre-headless)
 JAVA_SOURCES=(java/build.sh java/api/src sandbox/java/daemon/src sandbox/java/jni)
@@ -256,22 +259,24 @@ build_base() {
     printf '%s\n' "$tag"
 }
 
-# Copy the Dockerfile and the files it COPYs into a fresh context dir, with
-# normalized permissions (the image runs as an unprivileged user).
+# Copy the Dockerfile and the image's files (CONTEXT_FILES, under agent/ as
+# they are installed) into a fresh context dir, with normalized permissions
+# (the image runs as an unprivileged user).
 assemble_context() {
-    local ctx=$1 path present=()
-    for path in "${CONTEXT_FILES[@]}"; do
-        if [[ -e $REPO_ROOT/$path ]]; then
-            present+=("$path")
-        elif [[ $path == sandbox/storlets_agent ]]; then
-            warn "$path is missing in $REPO_ROOT; the image gets an empty agent dir"
-            mkdir -p "$ctx/$path"
+    local ctx=$1 entry src dest
+    for entry in "${CONTEXT_FILES[@]}"; do
+        src=${entry%%:*}
+        dest=$ctx/agent/${entry#*:}
+        [[ -e $REPO_ROOT/$src ]] || die "$REPO_ROOT/$src is missing"
+        mkdir -p "$(dirname "$dest")"
+        if [[ -d $REPO_ROOT/$src ]]; then
+            mkdir -p "$dest"
+            tar -C "$REPO_ROOT/$src" --exclude=__pycache__ --exclude='*.pyc' \
+                --exclude='*.pyo' --exclude=.pytest_cache -cf - . | tar -C "$dest" -xf -
         else
-            die "$REPO_ROOT/$path is missing"
+            cp "$REPO_ROOT/$src" "$dest"
         fi
     done
-    tar -C "$REPO_ROOT" --exclude=__pycache__ --exclude='*.pyc' --exclude='*.pyo' \
-        --exclude=.pytest_cache -cf - "${present[@]}" | tar -C "$ctx" -xf -
     cp "$REPO_ROOT/sandbox/Dockerfile" "$ctx/Dockerfile"
     chmod -R u=rwX,go=rX "$ctx"
 }

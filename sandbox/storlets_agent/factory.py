@@ -40,6 +40,7 @@ import time
 
 import storlets
 import storlets_agent
+from storlets import layout
 from storlets.sbus import channel
 from storlets_agent.daemon import DAEMON_START_FAILED, STRAY_KILL_TIMEOUT
 from storlets_agent.java_front import (
@@ -181,7 +182,7 @@ class DaemonFactory:
         self.java_dir = java_dir        # API + daemon jars, JNI shim
         self.java_threads = java_threads
         self.max_java_daemons = max_java_daemons  # 0: no limit
-        self.socket_path = os.path.join(runtime_dir, 'factory.sock')
+        self.socket_path = os.path.join(runtime_dir, layout.FACTORY_SOCKET)
         self.daemons = {}          # {pid: Daemon}: the one registry
         self.pending = {}          # {conn: deadline}: request not read yet
         self.listener = None
@@ -386,7 +387,8 @@ class DaemonFactory:
     # -- starting daemons
 
     def _spawn(self, spec, conn):
-        socket_path = os.path.join(self.runtime_dir, 'd-%s.sock' % spec.key)
+        socket_path = os.path.join(self.runtime_dir,
+                                   layout.daemon_socket(spec.key))
         try:
             ready_r, ready_w = os.pipe2(os.O_CLOEXEC)
             try:

@@ -9,8 +9,9 @@ This module is the whole API it sees (contract sections 3.3 to 3.5):
     hands the object's data file, see storlets/gateway/execution.py); a
     seekable descriptor may still be limited to the byte window
     ``[start, end)`` (``storlets test``, the agent tests): it is positioned
-    at ``start`` when it is opened and reads never go past ``end``. Iterating yields *byte chunks* of at
-    most ``CHUNK_SIZE`` bytes, not lines.
+    at ``start`` when it is opened and reads never go past ``end``.
+    Iterating yields *byte chunks* of at most ``CHUNK_SIZE`` bytes, not
+    lines.
 ``StorletOutputFile``
     The output data descriptor plus the metadata descriptor. Metadata must
     be set exactly once, before any data. Writes are unbuffered: they go

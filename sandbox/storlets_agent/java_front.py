@@ -60,6 +60,7 @@ import socket
 import struct
 import time
 
+from storlets import layout
 from storlets.sbus import channel
 
 from storlets_agent import scratch
@@ -75,7 +76,7 @@ from storlets_agent.process import (
 from storlets_agent.serving import REQUEST_TIMEOUT, DaemonSocket
 
 #: Where the image keeps the API jar, the daemon jar and the JNI shim.
-JAVA_DIR = '/opt/storlets/java'
+JAVA_DIR = layout.JAVA_DIR
 #: The java launcher of the image's JRE.
 JAVA = '/usr/bin/java'
 #: Calls one JVM runs at once; more wait for a free thread.

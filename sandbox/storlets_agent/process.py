@@ -33,6 +33,8 @@ import signal
 import socket
 import time
 
+from storlets import layout
+
 #: Signals SignalQueue turns into bytes; blocked across fork().
 HANDLED_SIGNALS = (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT,
                    signal.SIGQUIT)
@@ -54,7 +56,7 @@ SPARE_NAME = 'storlets-spare'
 #: Defaults of the command line's --max-file-size, --max-log-size and
 #: --max-scratch-size.
 DEFAULT_MAX_FILE_SIZE = 64 * 1024 * 1024
-DEFAULT_MAX_LOG_SIZE = 1024 * 1024
+DEFAULT_MAX_LOG_SIZE = layout.MAX_LOG_SIZE
 DEFAULT_MAX_SCRATCH_SIZE = 32 * 1024 * 1024
 #: Default of --spares: supervisor+worker pairs a daemon keeps ready.
 DEFAULT_SPARES = 1

@@ -30,8 +30,9 @@ can reach another call's directory of the same account if it finds it, and
 can hide files from the sweep by naming a directory like a live owner's
 (``storlets-call-<live agent pid>-...``), until that process ends. The
 sweep removes a concurrent call's files written directly in the root.
-``/dev/shm`` (Docker's own 64 MiB tmpfs) is neither measured nor swept. ``--max-file-size`` still caps each file. The agent runs as
-the storlets' uid: removing or chmod-ing what a storlet planted (even a
+``/dev/shm`` (Docker's own 64 MiB tmpfs) is neither measured nor swept.
+``--max-file-size`` still caps each file. The agent runs as the storlets'
+uid: removing or chmod-ing what a storlet planted (even a
 symlink swapped in during a sweep) can do nothing the storlet could not.
 """
 import os

@@ -21,6 +21,7 @@ import select
 import signal
 import time
 
+from storlets import layout
 from storlets.sbus import channel
 from storlets.sbus.protocol import ChannelClosed, ProtocolError
 
@@ -84,7 +85,8 @@ class DaemonSocket:
     """Mixin: the listening socket of a daemon and its connections."""
 
     def _init_socket(self, runtime_dir, key, who):
-        self.socket_path = os.path.join(runtime_dir, 'd-%s.sock' % key)
+        self.socket_path = os.path.join(runtime_dir,
+                                        layout.daemon_socket(key))
         self.who = who
         self.signals = None         # a SignalQueue, once started
         self.listener = None

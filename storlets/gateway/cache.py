@@ -12,9 +12,10 @@ the very next request, and in-flight calls of the old version keep theirs.
 What is fetched must be at least the version the key names: an object
 whose ``X-Timestamp`` is older than the one the proxy described (a replica
 that missed a re-upload) is refused, never cached under that key; a newer
-one (a re-upload since the proxy looked) is kept. A directory is filled under a temporary name and renamed
-into place, so a half-fetched version is never visible. Names were
-validated before they get here (``registration.check_object_name``).
+one (a re-upload since the proxy looked) is kept. A directory is filled
+under a temporary name and renamed into place, so a half-fetched version
+is never visible. Names were validated before they get here
+(``registration.check_object_name``).
 
 A call holds a shared ``flock`` on its version's directory for as long as it
 runs (``acquire``); the fetch of a new version holds its temporary directory

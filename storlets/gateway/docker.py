@@ -51,7 +51,7 @@ import docker.errors
 import eventlet
 from docker.types import Mount
 
-from storlets import languages
+from storlets import languages, layout
 from storlets.errors import SandboxBusy, SandboxError, StorletRuntimeError
 from storlets.gateway import execution, locks
 from storlets.gateway.base import Gateway
@@ -59,8 +59,8 @@ from storlets.gateway.cache import CodeCache
 from storlets.sbus import channel
 from storlets.sbus.protocol import ProtocolError
 
-SANDBOX_RUN_DIR = '/run/storlets'
-SANDBOX_CODE_DIR = '/var/lib/storlets'
+SANDBOX_RUN_DIR = layout.RUN_DIR
+SANDBOX_CODE_DIR = layout.CODE_DIR
 LABEL = 'managed_by'
 LABEL_VALUE = 'storlets'
 NODE_LABEL = 'storlets.node'
@@ -210,15 +210,18 @@ def container_run_kwargs(conf, scope):
         labels={LABEL: LABEL_VALUE, 'storlets.scope': scope,
                 NODE_LABEL: conf.node_name},
         auto_remove=True,
+        environment={'PYTHONPATH': layout.AGENT_ROOT,
+                     'PYTHONDONTWRITEBYTECODE': '1', 'PYTHONUNBUFFERED': '1'},
         # Daemons exit after sandbox_idle_timeout without calls; the factory
-        # (and so the container) soon after its last daemon is gone.
-        command=['--daemon-idle-timeout', str(conf.sandbox_idle_timeout),
-                 '--idle-timeout', str(min(30.0, conf.sandbox_idle_timeout)),
-                 '--max-java-daemons', str(conf.max_java_daemons),
-                 '--java-threads', str(conf.java_threads),
-                 # each call's private scratch directory, removed after it
-                 '--scratch-root', '/tmp', '--max-scratch-size',
-                 str(conf.max_scratch_mb * 1024 * 1024)],
+        # (and so the container) soon after its last daemon is gone. Each
+        # call gets a private scratch directory under the tmpfs.
+        entrypoint=layout.agent_command(
+            daemon_idle_timeout=conf.sandbox_idle_timeout,
+            idle_timeout=min(30.0, conf.sandbox_idle_timeout),
+            max_java_daemons=conf.max_java_daemons,
+            java_threads=conf.java_threads,
+            scratch_root=layout.TMP_DIR,
+            max_scratch_size=conf.max_scratch_mb * 1024 * 1024),
     )
 
 
@@ -301,7 +304,8 @@ class DockerStorletGateway(Gateway):
         return result
 
     def _execute(self, invocation, scope, key, storlet):
-        socket_path = os.path.join(self.run_dir(scope), 'd-%s.sock' % key)
+        socket_path = os.path.join(self.run_dir(scope),
+                                   layout.daemon_socket(key))
         exec_path = '%s/%s' % (SANDBOX_CODE_DIR, key)
         timeout = self.config.storlet_timeout
         try:
@@ -337,7 +341,7 @@ class DockerStorletGateway(Gateway):
             'key': key, 'name': storlet.name, 'language': storlet.language,
             'language_version': storlet.language_version,
             'main': storlet.main, 'path': exec_path}}
-        factory = os.path.join(self.run_dir(scope), 'factory.sock')
+        factory = os.path.join(self.run_dir(scope), layout.FACTORY_SOCKET)
         timeout = self.config.storlet_timeout
         try:
             reply = channel.call(factory, request, timeout=timeout)
@@ -364,7 +368,7 @@ class DockerStorletGateway(Gateway):
         """
         scope = scope_of(account)
         conf = self.config_for(account)
-        factory = os.path.join(self.run_dir(scope), 'factory.sock')
+        factory = os.path.join(self.run_dir(scope), layout.FACTORY_SOCKET)
         if self._ping(factory):
             return
         name = container_name(scope, conf.node_name)
@@ -533,7 +537,7 @@ class DockerStorletGateway(Gateway):
 
     def _stop_daemon(self, scope, key):
         """Stop a removed version's daemon (idle: its lock is ours)."""
-        factory = os.path.join(self.run_dir(scope), 'factory.sock')
+        factory = os.path.join(self.run_dir(scope), layout.FACTORY_SOCKET)
         if not os.path.exists(factory):
             return
         try:

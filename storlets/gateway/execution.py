@@ -29,6 +29,7 @@ import os
 import eventlet
 from eventlet.hubs import trampoline
 
+from storlets import layout
 from storlets.errors import StorletRuntimeError, StorletTimeout
 from storlets.gateway.invocation import StorletResult
 from storlets.sbus import channel
@@ -39,7 +40,7 @@ CHUNK_SIZE = 65536
 #: smaller; this only bounds memory).
 MAX_METADATA_SIZE = 4 * 1024 * 1024
 #: Bytes of a storlet's log kept for the caller.
-MAX_LOG_SIZE = 1024 * 1024
+MAX_LOG_SIZE = layout.MAX_LOG_SIZE
 _F_SETPIPE_SZ = 1031
 _PIPE_SIZE = 1024 * 1024
 

@@ -89,7 +89,8 @@ def test_limits_are_configurable(tmp_path):
         'container_pids_limit': '64', 'container_cpus': '0.5',
         'container_tmpfs_size': '8m', 'max_scratch_mb': '2'})
     kw = container_run_kwargs(conf, 'abc')
-    assert kw['command'][-2:] == ['--max-scratch-size', str(2 * 1024 * 1024)]
+    assert kw['entrypoint'][-2:] == ['--max-scratch-size',
+                                     str(2 * 1024 * 1024)]
     assert kw['mem_limit'] == '1g'
     assert kw['pids_limit'] == 64
     assert kw['nano_cpus'] == 5 * 10 ** 8
@@ -113,12 +114,15 @@ def test_ensure_sandbox_starts_container_then_times_out_without_factory(
     scope = scope_of('AUTH_x')
     assert kw['name'] == 'storlets-' + scope
     assert kw['auto_remove'] is True
-    assert kw['command'] == ['--daemon-idle-timeout', '600.0',
-                             '--idle-timeout', '30.0',
-                             '--max-java-daemons', '4',
-                             '--java-threads', '16',
-                             '--scratch-root', '/tmp',
-                             '--max-scratch-size', str(32 * 1024 * 1024)]
+    assert kw['entrypoint'] == ['/usr/bin/python3', '-m', 'storlets_agent',
+                                'factory', '--runtime-dir', '/run/storlets',
+                                '--daemon-idle-timeout', '600.0',
+                                '--idle-timeout', '30.0',
+                                '--max-java-daemons', '4',
+                                '--java-threads', '16',
+                                '--scratch-root', '/tmp',
+                                '--max-scratch-size', str(32 * 1024 * 1024)]
+    assert kw['environment']['PYTHONPATH'] == '/opt/storlets'
     assert os.path.isdir(os.path.join(str(tmp_path), 'run', scope))
 
 
