@@ -39,8 +39,6 @@ import shutil
 import time
 import uuid
 
-from swift.common.utils import Timestamp
-
 from storlets.errors import StorletCodeError
 from storlets.gateway import locks
 from storlets.gateway.registration import check_object_name, dependency_mode
@@ -340,7 +338,7 @@ def _check_version(kind, name, headers, timestamp):
     if not timestamp or got is None:
         return
     try:
-        stale = Timestamp(got) < Timestamp(timestamp)
+        stale = _order(got) < _order(timestamp)
     except ValueError:
         stale = True
     if stale:
@@ -348,6 +346,13 @@ def _check_version(kind, name, headers, timestamp):
             'The %s %s fetched is older than the version to run (timestamp '
             '%s, expected %s): a replica missed an upload; try again'
             % (kind, name, got, timestamp), status=503)
+
+
+def _order(timestamp):
+    """A Swift ``X-Timestamp`` (``1700000000.12345``, maybe with an
+    ``_<hex offset>``) as a sortable value; ValueError if it is not one."""
+    seconds, _, offset = timestamp.partition('_')
+    return float(seconds), int(offset or '0', 16)
 
 
 def _dependency_mode_from_headers(headers):

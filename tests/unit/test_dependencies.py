@@ -53,3 +53,21 @@ def test_every_declared_dependency_is_imported():
 
 def test_every_imported_package_is_declared():
     assert imported() - declared() == set()
+
+
+def test_the_gateway_never_imports_swift():
+    """Gateways get Swift through the middleware's CodeSource only
+    (storlets/gateway/base.py), so an engine can run without it."""
+    for root, _dirs, files in os.walk(os.path.join(REPO, 'storlets',
+                                                   'gateway')):
+        for filename in files:
+            if filename.endswith('.py'):
+                with open(os.path.join(root, filename)) as f:
+                    tree = ast.parse(f.read(), filename)
+                for node in ast.walk(tree):
+                    names = ([a.name for a in node.names]
+                             if isinstance(node, ast.Import) else
+                             [node.module or ''] if isinstance(
+                                 node, ast.ImportFrom) else [])
+                    assert not [n for n in names
+                                if n.split('.')[0] == 'swift'], filename

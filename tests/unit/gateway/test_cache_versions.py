@@ -77,3 +77,21 @@ def test_a_version_uploaded_since_the_proxy_looked_is_run(tmp_path):
     key = cache.ensure(SCOPE, 'AUTH_a', ref('0000000002.00000'), source)
     with open(os.path.join(cache.scope_dir(SCOPE), key, 's.py'), 'rb') as f:
         assert f.read() == b'newer'
+
+
+@pytest.mark.parametrize('fetched, expected, stale', [
+    ('0000000002.00000', '0000000002.00000', False),
+    ('0000000002.00000_0000000000000001', '0000000002.00000', False),
+    ('0000000002.00000', '0000000002.00000_000000000000000a', True),
+    ('0000000001.99999', '0000000002.00000', True),
+    ('not a timestamp', '0000000002.00000', True),
+])
+def test_timestamps_are_compared_as_swift_orders_them(tmp_path, fetched,
+                                                      expected, stale):
+    cache = CodeCache(str(tmp_path / 'cache'))
+    source = VersionedSource({('storlet', 's.py'): (fetched, b'code')})
+    if stale:
+        with pytest.raises(StorletCodeError):
+            cache.ensure(SCOPE, 'AUTH_a', ref(expected), source)
+    else:
+        cache.ensure(SCOPE, 'AUTH_a', ref(expected), source)
