@@ -72,7 +72,8 @@ JAVA_APT_PACKAGES=(default-jdk-headless gcc libc6-dev)
 # (build-image.sh --packages), for the per-account image tests.
 CUSTOM_IMAGE_ACCOUNT=AUTH_test4
 CUSTOM_IMAGE_PACKAGES=jq
-PIP_PACKAGES=(swift python-swiftclient pytest hypothesis boto3)
+# mypy (pinned: a new release may check more) type-checks in the unit tests.
+PIP_PACKAGES=(swift python-swiftclient pytest hypothesis boto3 mypy==2.4.1)
 # shellcheck source=devstack/lib/keystone.sh
 . "$HERE/lib/keystone.sh"
 APT_PACKAGES+=("${KEYSTONE_APT_PACKAGES[@]}")

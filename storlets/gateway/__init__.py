@@ -10,7 +10,7 @@ from importlib.metadata import entry_points
 ENTRY_POINT_GROUP = 'storlets.gateways'
 
 
-def load_gateway(name):
+def load_gateway(name: str) -> type:
     """Return the gateway class named ``name``; ValueError if unknown."""
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         if ep.name == name:

@@ -14,16 +14,18 @@ exactly (case preserved) and, only then, re-issues the GET pre-authorised,
 still carrying ``X-Run-Storlet``. A client ``Referer`` whose host starts with
 ``storlets.`` is refused by the filter, so the entry never grants raw reads.
 """
+from typing import Any, Dict, Iterable, List, Optional
+
 from swift.common.middleware.acl import clean_acl
 
 ENTRY_PREFIX = '.r:storlets.'
 
 
-def acl_entry(user, storlet):
+def acl_entry(user: str, storlet: str) -> str:
     return '%s%s_%s' % (ENTRY_PREFIX, user, storlet)
 
 
-def validate_acl_request(user, storlet):
+def validate_acl_request(user: str, storlet: str) -> Optional[str]:
     """Return None if the ACL POST values are fine, else the 400 body."""
     if not user or not storlet:
         return 'storlet ACL update request is missing a mandatory header'
@@ -37,7 +39,7 @@ def validate_acl_request(user, storlet):
     return None
 
 
-def add_entry(read_acl, user, storlet):
+def add_entry(read_acl: Optional[str], user: str, storlet: str) -> str:
     """The container read ACL with the storlet entry present exactly once."""
     entry = acl_entry(user, storlet)
     entries = [e.strip() for e in (read_acl or '').split(',') if e.strip()]
@@ -46,7 +48,7 @@ def add_entry(read_acl, user, storlet):
     return ','.join(entries)
 
 
-def user_names(environ, account):
+def user_names(environ: Dict[str, Any], account: str) -> List[str]:
     """Names the authenticated user is known by, for matching the storlet
     ACL entries of ``account``'s containers.
 
@@ -102,7 +104,8 @@ def _keystone_names(identity, account):
     return names
 
 
-def grants(read_acl, names, storlet):
+def grants(read_acl: Optional[str], names: Iterable[str],
+           storlet: str) -> bool:
     """True when the read ACL holds an entry for one of ``names``+storlet."""
     entries = {e.strip() for e in (read_acl or '').split(',')}
     return any(acl_entry(name, storlet) in entries for name in names)

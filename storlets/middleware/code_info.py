@@ -15,9 +15,11 @@ more proxy CPU than the invocation's own GET, so:
   newest replica (``X-Newest``): a node that missed a re-upload while it
   was down must not make the proxy run the old version.
 """
+from typing import Any, Callable, Dict, Optional
 from urllib.parse import quote
 
 from swift.common.http import is_success
+from swift.common.swob import Request
 from swift.common.wsgi import make_pre_authed_request, make_subrequest
 from swift.proxy.controllers.base import get_container_info
 
@@ -32,7 +34,7 @@ KEPT_HEADERS = ('etag', 'x-timestamp', 'x-symlink-target',
 SWIFT_SOURCE = 'SH'
 
 
-def cache_key(account, container, obj):
+def cache_key(account: str, container: str, obj: str) -> str:
     return 'storlets/code/%s/%s/%s' % (account, container, obj)
 
 
@@ -41,7 +43,8 @@ def _path(account, container, obj=None):
     return quote('/v1/' + '/'.join(parts))
 
 
-def may_read(req, app, account, container, obj):
+def may_read(req: Request, app: Callable, account: str, container: str,
+             obj: str) -> bool:
     """True when the requesting user may read ``container/obj``."""
     authorize = req.environ.get('swift.authorize')
     sub = make_subrequest(req.environ, method='GET',
@@ -56,7 +59,8 @@ def may_read(req, app, account, container, obj):
     return not authorize(sub)
 
 
-def object_facts(req, app, account, container, obj):
+def object_facts(req: Request, app: Callable, account: str,
+                 container: str, obj: str) -> Optional[Dict[str, str]]:
     """{lower-case header: value} of a code object, or None if missing."""
     cache = req.environ.get('swift.cache')
     key = cache_key(account, container, obj)
@@ -82,7 +86,8 @@ def object_facts(req, app, account, container, obj):
     return facts or None
 
 
-def forget(environ, account, container, obj):
+def forget(environ: Dict[str, Any], account: str, container: str,
+           obj: str) -> None:
     """Drop cached facts about an object that is about to change."""
     cache = environ.get('swift.cache')
     if cache is not None:

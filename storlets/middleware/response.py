@@ -35,12 +35,14 @@ one header: the last one the storlet set wins.
 """
 import re
 import unicodedata
+from typing import Callable, Iterable, Mapping, Optional
 
 from swift.common import constraints
 from swift.common.header_key_dict import HeaderKeyDict
 from swift.common.swob import Request, Response, str_to_wsgi
 
 from storlets.errors import FAILURES, StorletRuntimeError
+from storlets.gateway.invocation import StorletResult
 from storlets.middleware.request import (
     EXECUTED_HEADER, FAILURE_HEADER, STORLET_META_PREFIX, USER_META_PREFIX)
 
@@ -70,7 +72,7 @@ def _header_value(key, value):
     return str_to_wsgi(value)
 
 
-def output_headers(metadata):
+def output_headers(metadata: Mapping[str, str]) -> HeaderKeyDict:
     """A storlet's output metadata as response/object headers.
 
     Returns a ``HeaderKeyDict`` of ``Content-Type`` and
@@ -99,7 +101,9 @@ def output_headers(metadata):
     return headers
 
 
-def wrap_body(resp, wrapper):
+def wrap_body(resp: Response,
+              wrapper: Callable[[Iterable[bytes]], Iterable[bytes]]
+              ) -> Response:
     """A copy of ``resp`` whose body is ``wrapper(resp.app_iter)``.
 
     (Assigning ``resp.app_iter`` would close the body being wrapped.)
@@ -108,7 +112,9 @@ def wrap_body(resp, wrapper):
                     app_iter=wrapper(resp.app_iter), request=resp.request)
 
 
-def apply_result(resp, result, headers, ran_on, input_range=None):
+def apply_result(resp: Response, result: StorletResult,
+                 headers: Mapping[str, str], ran_on: str,
+                 input_range: Optional[str] = None) -> Response:
     """Point ``resp`` at the storlet output; rewrite its headers.
 
     ``headers`` are the result's ``output_headers``.
@@ -124,7 +130,7 @@ def apply_result(resp, result, headers, ran_on, input_range=None):
     return resp
 
 
-def mark_failure(resp, kind):
+def mark_failure(resp: Response, kind: str) -> Response:
     """Object server: answer a failed storlet run with a marked, empty 200.
 
     A 2xx keeps Swift's proxy from retrying the GET on another replica (it
@@ -142,7 +148,7 @@ def mark_failure(resp, kind):
     return resp
 
 
-def failure_response(kind, put=False):
+def failure_response(kind: str, put: bool = False) -> Response:
     """The client's response to a call that failed before any output:
     ``kind`` is a ``StorletError.failure_kind`` (an object server's
     ``X-Storlet-Failure`` marker on the proxy); ``put`` for a PUT or copy,

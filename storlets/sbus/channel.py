@@ -13,6 +13,7 @@ import os
 import selectors
 import socket
 import time
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from storlets.sbus.protocol import (
     HEADER_SIZE, MAX_FDS, ChannelClosed, ProtocolError, decode_body,
@@ -21,7 +22,7 @@ from storlets.sbus.protocol import (
 _FD_SIZE = array.array('i').itemsize
 
 
-def deadline_after(seconds):
+def deadline_after(seconds: Optional[float]) -> Optional[float]:
     """Absolute deadline ``seconds`` from now; None means no limit."""
     return None if seconds is None else time.monotonic() + seconds
 
@@ -45,7 +46,7 @@ def _wait_a_little(deadline):
     time.sleep(0.005)
 
 
-def connect(path, deadline=None):
+def connect(path: str, deadline: Optional[float] = None) -> socket.socket:
     """Open a non-blocking connection to the socket at ``path``.
 
     Raises ``OSError`` (e.g. ENOENT, ECONNREFUSED) when nobody listens.
@@ -68,7 +69,9 @@ def connect(path, deadline=None):
     return sock
 
 
-def send_message(sock, message, fds=(), deadline=None):
+def send_message(sock: socket.socket, message: Dict[str, Any],
+                 fds: Sequence[int] = (),
+                 deadline: Optional[float] = None) -> None:
     """Send one frame; ``fds`` go with its first bytes."""
     if len(fds) != len(message.get('fds', [])):
         raise ProtocolError('message roles and descriptors disagree')
@@ -120,13 +123,14 @@ def _recv_exactly(sock, size, deadline, fds):
     return b''.join(chunks)
 
 
-def recv_message(sock, deadline=None):
+def recv_message(sock: socket.socket, deadline: Optional[float] = None
+                 ) -> Tuple[Dict[str, Any], List[int]]:
     """Receive one frame: return ``(message, fds)``.
 
     The caller owns the returned descriptors. On any error, descriptors that
     arrived are closed before the exception propagates.
     """
-    fds = []
+    fds: List[int] = []
     try:
         length = decode_length(_recv_exactly(sock, HEADER_SIZE, deadline, fds))
         body = _recv_exactly(sock, length, deadline, fds)
@@ -136,7 +140,7 @@ def recv_message(sock, deadline=None):
         raise
 
 
-def close_all(fds):
+def close_all(fds: Iterable[int]) -> None:
     """Close every descriptor in ``fds``, ignoring ones already closed."""
     for fd in fds:
         try:
@@ -145,7 +149,8 @@ def close_all(fds):
             pass
 
 
-def call(path, message, fds=(), timeout=None):
+def call(path: str, message: Dict[str, Any], fds: Sequence[int] = (),
+         timeout: Optional[float] = None) -> Dict[str, Any]:
     """Connect, send one request, return the single reply message."""
     deadline = deadline_after(timeout)
     sock = connect(path, deadline)

@@ -5,6 +5,7 @@ package docstring for the frame layout and the messages.
 """
 import json
 import struct
+from typing import Any, Dict
 
 #: Largest body accepted in one frame.
 MAX_MESSAGE_SIZE = 64 * 1024 * 1024
@@ -23,7 +24,7 @@ class ChannelClosed(ProtocolError):
     """The peer closed the connection (possibly in the middle of a frame)."""
 
 
-def encode(message):
+def encode(message: Dict[str, Any]) -> bytes:
     """Return the frame (header + body) for a JSON-serialisable dict."""
     if not isinstance(message, dict):
         raise TypeError('an SBus message is a dict, not %s'
@@ -35,7 +36,7 @@ def encode(message):
     return HEADER.pack(len(body)) + body
 
 
-def decode_length(header):
+def decode_length(header: bytes) -> int:
     """Return the body length announced by a 4-byte header."""
     if len(header) != HEADER_SIZE:
         raise ProtocolError('short frame header')
@@ -46,7 +47,7 @@ def decode_length(header):
     return length
 
 
-def decode_body(body, fd_count=0):
+def decode_body(body: bytes, fd_count: int = 0) -> Dict[str, Any]:
     """Parse a frame body; check it is an object whose "fds" match."""
     try:
         message = json.loads(body.decode('utf-8'))
