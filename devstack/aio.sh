@@ -256,13 +256,7 @@ venv_stamp() {
 
 # True when the venv has the paste filter the Swift configs load.
 venv_has_filter() {
-    "$VENV/bin/python" - <<'EOF'
-import sys
-from importlib.metadata import entry_points
-eps = entry_points(group="paste.filter_factory")
-sys.exit(0 if any(ep.name == "storlet_handler" and ep.dist and ep.dist.name == "storlets"
-                  for ep in eps) else 1)
-EOF
+    "$VENV/bin/python" "$HERE/tools/aio_checks.py" paste-filter
 }
 
 ensure_venv() {
@@ -406,20 +400,7 @@ prepare_dirs() {
         mkdir -p "$(node_devices "$n")/d$n" "$LOG_DIR/node$n" "$CACHE_DIR/recon/node$n" \
             "$(node_host_root "$n")" "$(node_conf_dir "$n")"
     done
-    if ! "$VENV/bin/python" - "$DATA_ROOT" <<'EOF'; then
-import os, sys, tempfile
-fd, path = tempfile.mkstemp(dir=sys.argv[1], prefix=".xattr-check-")
-os.close(fd)
-try:
-    os.setxattr(path, "user.test", b"1")
-    ok = os.getxattr(path, "user.test") == b"1"
-except OSError as err:
-    print("xattr check failed: %s" % err, file=sys.stderr)
-    ok = False
-finally:
-    os.unlink(path)
-sys.exit(0 if ok else 1)
-EOF
+    if ! "$VENV/bin/python" "$HERE/tools/aio_checks.py" xattr "$DATA_ROOT"; then
         die "the filesystem holding $DATA_ROOT does not support user extended attributes (user.* xattrs), which Swift needs to store objects; use ext4/xfs (mounted with user_xattr) for /srv"
     fi
     log "data dirs under $DATA_ROOT support user xattrs"
@@ -431,26 +412,8 @@ EOF
 # with the venv's pyeclib.
 choose_ec_type() {
     local out rc=0
-    out=$("$VENV/bin/python" - "${EC_TYPE_CANDIDATES[@]}" 2>&1 <<'EOF'
-import sys, warnings
-warnings.simplefilter("ignore")
-from pyeclib.ec_iface import ECDriver
-errors = []
-data = bytes(range(256)) * 4099
-for ec_type in sys.argv[1:]:
-    try:
-        driver = ECDriver(k=2, m=1, ec_type=ec_type)
-        if driver.decode(driver.encode(data)[1:]) != data:
-            raise ValueError("decoding returned other data")
-    except Exception as err:
-        errors.append("%s: %s: %s" % (ec_type, type(err).__name__, err))
-        continue
-    print("OK " + ec_type)
-    sys.exit(0)
-print("\n".join(errors))
-sys.exit(1)
-EOF
-    ) || rc=$?
+    out=$("$VENV/bin/python" "$HERE/tools/aio_checks.py" ec-type \
+        "${EC_TYPE_CANDIDATES[@]}" 2>&1) || rc=$?
     if ((rc != 0)) || [[ $(tail -n1 <<<"$out") != "OK "* ]]; then
         printf '%s\n' "$out" | sed 's/^/    /' >&2
         die "no erasure-coding backend of (${EC_TYPE_CANDIDATES[*]}) works with the venv's pyeclib"
@@ -692,136 +655,6 @@ setup_account_and_demo() {
     DEMO_OUTPUT=$out
 }
 
-# verify_policies: the EC policy stores fragments and round-trips data; the
-# encrypted proxy stores ciphertext (and reads it back as plaintext) while the
-# plain proxy stores plaintext. Prints proof lines; leaves no containers behind.
-verify_policies() {
-    log "verifying the '$EC_POLICY' policy (PUT/GET of 3 MiB, fragments on disk) and encryption at rest via $ENC_PROXY_URL..."
-    local out rc=0
-    out=$("$VENV/bin/python" - "$AUTH_URL" "$ENC_PROXY_URL/auth/v1.0" "$AIO_USER" "$AIO_KEY" \
-        "$EC_POLICY" "$SWIFT_DIR" "$DATA_ROOT" 2>&1 <<'EOF'
-import glob, hashlib, os, sys, time
-from swiftclient import client
-from swift.common.ring import Ring
-from swift.common.utils import hash_path, validate_configuration
-
-auth_plain, auth_enc, user, key, ec_policy, swift_dir, data_root = sys.argv[1:]
-validate_configuration()
-
-
-def fail(msg):
-    print("FAILED: " + msg)
-    sys.exit(1)
-
-
-def data_files(policy_index, account, container, obj):
-    suffix = "-%d" % policy_index if policy_index else ""
-    part, nodes = Ring(swift_dir, ring_name="object" + suffix).get_nodes(
-        account, container, obj)
-    digest = hash_path(account, container, obj)
-    files = []
-    for node in nodes:
-        # node N's device dN lies in its devices directory DATA_ROOT/nodeN
-        devices = os.path.join(data_root, "node" + node["device"][1:])
-        files += glob.glob(os.path.join(devices, node["device"], "objects" + suffix,
-                                        str(part), digest[-3:], digest, "*.data"))
-    return sorted(files)
-
-
-def cleanup(url, token, container, objs):
-    for obj in objs:
-        try:
-            client.delete_object(url, token, container, obj)
-        except client.ClientException:
-            pass
-    for _ in range(10):
-        try:
-            client.delete_container(url, token, container)
-            return
-        except client.ClientException as err:
-            if err.http_status == 404:
-                return
-            time.sleep(0.3)
-
-
-url, token = client.get_auth(auth_plain, user, key)
-account = url.rstrip("/").rsplit("/", 1)[1]
-enc_url, enc_token = client.get_auth(auth_enc, user, key)
-
-# ---- erasure coding
-cont = "aio-ec-check"
-client.put_container(url, token, cont, headers={"X-Storage-Policy": ec_policy})
-try:
-    policy = client.head_container(url, token, cont).get("x-storage-policy")
-    if policy != ec_policy:
-        fail("container %s has policy %r, not %r" % (cont, policy, ec_policy))
-    data = os.urandom(3 * 1024 * 1024 + 12345)
-    client.put_object(url, token, cont, "random", data)
-    got = client.get_object(url, token, cont, "random")[1]
-    md5 = hashlib.md5(data).hexdigest()
-    if got != data:
-        fail("EC GET returned %d bytes (md5 %s), PUT %d (md5 %s)"
-             % (len(got), hashlib.md5(got).hexdigest(), len(data), md5))
-    files = data_files(1, account, cont, "random")
-    if len(files) != 3:
-        fail("expected 3 fragment .data files, found %r" % files)
-    sizes = [os.path.getsize(f) for f in files]
-    # 2 data fragments: each .data holds about half of the object (systematic
-    # codes keep data fragments' bytes verbatim, so no content check here).
-    for f, size in zip(files, sizes):
-        if size > 0.6 * len(data):
-            fail("%s (%d bytes) is not a fragment of a %d-byte object" % (f, size, len(data)))
-    frag_indexes = sorted(os.path.basename(f).split("#")[1] for f in files)
-    if frag_indexes != ["0", "1", "2"]:
-        fail("expected fragment indexes 0, 1, 2 in %r" % files)
-    print("EC: policy %s, PUT/GET of %d bytes byte-identical (md5 %s); on disk 3 fragments: %s"
-          % (policy, len(data), md5, ", ".join(
-              "%s/.../%s %d B" % (os.path.relpath(f, data_root).split("/")[1],
-                                  os.path.basename(f), s) for f, s in zip(files, sizes))))
-finally:
-    cleanup(url, token, cont, ["random"])
-
-# ---- encryption at rest
-cont = "aio-encryption-check"
-marker = b"STORLETS-AIO-PLAINTEXT-MARKER"
-text = (marker + b" ") * 2000
-client.put_container(enc_url, enc_token, cont)
-try:
-    client.put_object(enc_url, enc_token, cont, "via-8081", text)
-    client.put_object(url, token, cont, "via-8080", text)
-    if client.get_object(enc_url, enc_token, cont, "via-8081")[1] != text:
-        fail("GET through the encrypted proxy did not return the plaintext")
-    raw = client.get_object(url, token, cont, "via-8081")[1]
-    if marker in raw:
-        fail("GET through the plain proxy of an object written encrypted returned plaintext")
-    enc_files = data_files(0, account, cont, "via-8081")
-    plain_files = data_files(0, account, cont, "via-8080")
-    if len(enc_files) != 3 or len(plain_files) != 3:
-        fail("expected 3+3 replica .data files, found %r and %r" % (enc_files, plain_files))
-    for f in enc_files:
-        with open(f, "rb") as fh:
-            if marker in fh.read():
-                fail("%s (written through the encrypted proxy) contains the plaintext" % f)
-    for f in plain_files:
-        with open(f, "rb") as fh:
-            if marker not in fh.read():
-                fail("%s (written through the plain proxy) lacks the plaintext" % f)
-    print("encryption: %d-byte object PUT via :8081 reads back identical via :8081; "
-          "its 3 .data files lack the plaintext (via :8080 it reads as %d bytes of "
-          "ciphertext); the same object PUT via :8080 has the plaintext in all 3 .data files"
-          % (len(text), len(raw)))
-finally:
-    cleanup(url, token, cont, ["via-8081", "via-8080"])
-EOF
-    ) || rc=$?
-    if ((rc != 0)); then
-        printf '%s\n' "$out" | sed 's/^/    /' >&2
-        show_tail "$LOG_DIR/proxy-server-encrypted.log" 25
-        die "the EC/encryption check failed"
-    fi
-    printf '%s\n' "$out" | sed 's/^/[aio]   /' >&2
-}
-
 print_usage_hint() {
     local sw="$VENV/bin/swift -A $AUTH_URL -U $AIO_USER -K $AIO_KEY"
     cat <<EOF
@@ -890,7 +723,6 @@ do_up() {
     keystone_proxy_server_conf | write_if_changed "$KEYSTONE_PROXY_CONF" 0600
     build_rings
     restart_swift
-    verify_policies
     setup_account_and_demo
     keystone_account_setup
     log "up finished in $((SECONDS - start))s"
