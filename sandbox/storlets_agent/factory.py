@@ -10,8 +10,9 @@ connection until the daemon reports on its readiness pipe: ``ok`` once it has
 imported the storlet and listens, or ``error <reason>``. Meanwhile the loop
 goes on serving other requests, so a slow storlet import never delays a
 ping. A daemon that is not ready after ``start_timeout`` is killed. When a
-daemon becomes ready, daemons of the same storlet name with another key get
-SIGTERM: they finish their calls in flight and exit.
+daemon becomes ready, ready daemons of the same storlet name with another
+key, started before it, get SIGTERM: they finish their calls in flight and
+exit (one still starting serves the calls waiting for it).
 
 Like the daemons, the factory is a single-threaded poll loop, so that every
 fork happens from a process with exactly one thread. Signal handlers only
@@ -501,8 +502,13 @@ class DaemonFactory:
         for conn in daemon.waiters:
             self._reply(conn, self._ready_reply(daemon))
         daemon.waiters = []
+        # Older versions of this storlet that are serving go (they finish
+        # their calls in flight). One still starting is left alone: calls
+        # wait for it (a re-upload racing calls); it idles out later.
         for other in list(self.daemons.values()):
-            if other.name == daemon.name and other.key != daemon.key:
+            if other.name == daemon.name and other.key != daemon.key \
+                    and other.state == READY \
+                    and other.start_deadline < daemon.start_deadline:
                 self._stop(other, 'replaced by %s' % daemon.key)
 
     def _fail_start(self, daemon, error):

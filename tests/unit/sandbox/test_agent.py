@@ -286,6 +286,28 @@ def test_replaced_daemon_finishes_its_calls(agent, tmp_path):
     assert wait_gone(old_pid)
 
 
+def test_a_version_still_starting_serves_its_calls(agent):
+    """A re-upload racing calls: the old version's daemon is still importing
+    when the new one is ready; the calls waiting for the old one get it."""
+    agent.write_storlet('slowimport.py', 'import time\ntime.sleep(1.0)\n\n'
+                        'class S(object):\n'
+                        '    def __init__(self, logger):\n        pass\n\n'
+                        '    def __call__(self, i, o, p):\n'
+                        '        o[0].set_metadata({})\n'
+                        '        o[0].write(b"old")\n        o[0].close()\n')
+    replies = []
+    slow = threading.Thread(target=lambda: replies.append(
+        agent.start('slowimport.S', name='w', key='kold')[0]))
+    slow.start()
+    time.sleep(0.3)     # kold is importing (1 s)
+    agent.started('teststorlets.Echo', name='w', key='knew')
+    assert slow.is_alive()      # knew was ready first
+    slow.join(10)
+    assert replies and replies[0]['ok'], replies
+    old = os.path.join(agent.run_dir, replies[0]['socket'])
+    assert agent.execute(old).output == b'old'
+
+
 def test_stop_daemon(agent):
     daemon_sock = agent.started('teststorlets.Echo', key='k1')
     pid = agent.status()['k1']['pid']
