@@ -50,16 +50,13 @@ from storlets.sbus import channel
 from storlets.sbus.protocol import ProtocolError
 
 from storlets_agent import spares, supervisor
+from storlets_agent.exits import DAEMON_OK, DAEMON_START_FAILED
 from storlets_agent.invocation import Invocation
 from storlets_agent.process import (
     DEFAULT_SPARES, MAX_ERROR_TEXT, Limits, SignalQueue, describe_status,
     get_name, kill_descendants, listen, log, one_line, set_child_subreaper,
     set_dumpable)
 from storlets_agent.serving import REQUEST_TIMEOUT, DaemonSocket
-
-#: Daemon exit codes.
-DAEMON_OK = 0
-DAEMON_START_FAILED = 4     # import or bind failed; reason on the ready pipe
 
 #: Seconds a cancelled call's supervisor has to clean up and give its
 #: verdict (or exit) before it is SIGKILLed (a storlet may have stopped it);

@@ -43,7 +43,9 @@ import storlets
 import storlets_agent
 from storlets import layout
 from storlets.sbus import channel
-from storlets_agent.daemon import DAEMON_START_FAILED, STRAY_KILL_TIMEOUT
+from storlets_agent.daemon import STRAY_KILL_TIMEOUT
+from storlets_agent.exits import (
+    DAEMON_CRASHED, DAEMON_START_FAILED, FACTORY_LISTEN_FAILED, FACTORY_OK)
 from storlets_agent.java_front import (
     DEFAULT_JAVA_THREADS, DEFAULT_MAX_JAVA_DAEMONS, JAVA, JAVA_DIR)
 from storlets_agent.languages import LANGUAGES, UnsupportedRuntime
@@ -54,11 +56,6 @@ from storlets_agent.process import (
 from storlets_agent.serving import (
     REQUEST_TIMEOUT, answer, receive_request, wait)
 
-#: Factory exit codes.
-FACTORY_OK = 0
-FACTORY_LISTEN_FAILED = 3
-#: Exit code of a forked daemon whose code raised unexpectedly.
-DAEMON_CRASHED = 5
 
 #: On shutdown, seconds between SIGQUIT and SIGKILL for daemons still there
 #: (SIGTERM to SIGQUIT is the factory's ``stop_grace``).

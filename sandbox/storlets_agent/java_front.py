@@ -65,8 +65,8 @@ from storlets.sbus import channel
 
 from storlets_agent import scratch
 from storlets_agent.daemon import (
-    CANCEL_GRACE, DAEMON_OK, DAEMON_START_FAILED, RETIRE_GRACE,
-    STRAY_KILL_TIMEOUT, StartError, _report_ready)
+    CANCEL_GRACE, RETIRE_GRACE, STRAY_KILL_TIMEOUT, StartError, _report_ready)
+from storlets_agent.exits import DAEMON_OK, DAEMON_START_FAILED, JVM_DIED
 from storlets_agent.invocation import Invocation
 from storlets_agent.process import (
     Limits, SignalQueue, close_fds_except, describe_status, fork_blocked,
@@ -83,8 +83,6 @@ JAVA = '/usr/bin/java'
 DEFAULT_JAVA_THREADS = 16
 #: JVMs one sandbox keeps at most (see DaemonFactory._make_room).
 DEFAULT_MAX_JAVA_DAEMONS = 4
-#: Exit code of a front whose JVM ended on its own.
-JVM_DIED = 6
 #: The JVM's descriptor for the front's socket.
 JVM_SOCKET_FD = 3
 #: Seconds the JVM has to load the storlet and say it is ready.

@@ -56,13 +56,11 @@ from storlets_agent import files, scratch
 from storlets_agent.process import (
     MAX_ERROR_TEXT, SPARE_NAME, SignalQueue, fork_blocked, kill_descendants,
     log, one_line, set_child_subreaper, set_name, set_parent_death_signal)
-from storlets_agent.worker import (
-    SPARE_UNUSED, WORKER_OK, WORKER_SETUP_FAILED, WORKER_STORLET_FAILED,
-    readable, run_worker)
+from storlets_agent.exits import (
+    SPARE_UNUSED, SUPERVISOR_LEFTOVERS, SUPERVISOR_OK, WORKER_OK,
+    WORKER_SETUP_FAILED, WORKER_STORLET_FAILED)
+from storlets_agent.worker import readable, run_worker
 
-#: Supervisor exit codes (and SPARE_UNUSED, WORKER_SETUP_FAILED).
-SUPERVISOR_OK = 0           # the workers and all they started are gone
-SUPERVISOR_LEFTOVERS = 1    # some process could not be killed
 
 #: Seconds a peer has to send the rest of a control message.
 MESSAGE_TIMEOUT = 5.0

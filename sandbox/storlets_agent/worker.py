@@ -38,18 +38,14 @@ from storlets.sbus import channel, protocol
 from storlets.sbus.protocol import ProtocolError
 
 from storlets_agent import files
+from storlets_agent.exits import (
+    SPARE_UNUSED, WORKER_OK, WORKER_SETUP_FAILED, WORKER_STORLET_FAILED)
 from storlets_agent.invocation import Invocation
 from storlets_agent.process import (
     MAX_ERROR_TEXT, close_fds_except, log, one_line, reset_signals,
     set_dumpable, set_name, set_oom_score_adj, set_parent_death_signal,
     unblock_signals)
 
-#: Worker exit codes: how one storlet call ended.
-WORKER_OK = 0
-WORKER_STORLET_FAILED = 3   # the storlet failed; the text is on the error pipe
-WORKER_SETUP_FAILED = 4     # the call could not be set up (e.g. bad window)
-#: Exit code of a spare (supervisor or worker) that never got its call.
-SPARE_UNUSED = 6
 
 #: oom_score_adj of a worker: the kernel's first choice.
 WORKER_OOM_SCORE_ADJ = 1000

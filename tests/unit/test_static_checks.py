@@ -63,6 +63,6 @@ def test_type_check(target, cwd):
     env = dict(os.environ, MYPYPATH=REPO)
     run = subprocess.run(
         [sys.executable, '-m', 'mypy', '--ignore-missing-imports',
-         '--python-version', '3.11', '--no-incremental', target],
+         '--python-version', '3.11', '--cache-dir', os.devnull, target],
         cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout + run.stderr
