@@ -35,8 +35,11 @@ class StubStorletGateway(Gateway):
         for extra in invocation.inputs[1:]:
             if extra.fd is not None:
                 os.close(extra.fd)
+                extra.fd = None
         if main.fd is not None:
-            body = _read_fd(main.fd, main.start, main.end)
+            # ours now (the caller closes only descriptors left in inputs)
+            fd, main.fd = main.fd, None
+            body = _read_fd(fd, main.start, main.end)
         else:
             body = iter(main.body)
         return StorletResult(dict(main.metadata), body)
