@@ -56,7 +56,8 @@ from storlets_agent.process import (
     DEFAULT_SPARES, MAX_ERROR_TEXT, Limits, SignalQueue, describe_status,
     get_name, kill_descendants, listen, log, one_line, set_child_subreaper,
     set_dumpable)
-from storlets_agent.serving import REQUEST_TIMEOUT, DaemonSocket
+from storlets_agent.serving import (
+    REQUEST_TIMEOUT, DaemonSocket, ended_children)
 
 #: Seconds a cancelled call's supervisor has to clean up and give its
 #: verdict (or exit) before it is SIGKILLed (a storlet may have stopped it);
@@ -160,17 +161,13 @@ class StorletDaemon(DaemonSocket):
 
     def serve(self):
         """The loop; returns the exit code once stopped."""
-        while not (self.stopping and not self.calls and not self.pending):
-            self._top_up()
-            for handler in self._poll():
-                try:
-                    handler()
-                except Exception as err:  # keep serving whatever happens
-                    log(self.who, 'internal error: %s' % one_line(err))
-            self._expire(time.monotonic())
+        self._loop()
         self._retire_pairs()
         log(self.who, 'exiting')
         return DAEMON_OK
+
+    def _before_wait(self):
+        self._top_up()
 
     def _add_handlers(self, handlers):
         for call in self.calls.values():
@@ -385,13 +382,7 @@ class StorletDaemon(DaemonSocket):
         """Collect every ended child: the one place children are reaped."""
         ended = []
         strays = False
-        while True:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                break
-            if pid == 0:
-                break
+        for pid, status in ended_children():
             pair = self.pairs.get(pid)
             if pair is not None and not pair.dropped:
                 self._read_pair(pair)  # its last words: verdict, error

@@ -54,7 +54,7 @@ from storlets_agent.process import (
     fork_blocked, kill_descendants, listen, log, one_line, reset_signals,
     set_child_subreaper, set_dumpable, unblock_signals, unlink_if_ours)
 from storlets_agent.serving import (
-    REQUEST_TIMEOUT, answer, receive_request, wait)
+    REQUEST_TIMEOUT, ServeLoop, answer, ended_children, receive_request)
 
 
 #: On shutdown, seconds between SIGQUIT and SIGKILL for daemons still there
@@ -158,8 +158,10 @@ class Daemon:
         return (stat.st_dev, stat.st_ino) == self.socket_id
 
 
-class DaemonFactory:
+class DaemonFactory(ServeLoop):
     """Serves factory.sock and owns every daemon of this sandbox."""
+
+    who = WHO
 
     def __init__(self, runtime_dir, idle_timeout=600.0, start_timeout=30.0,
                  stop_grace=5.0, python_dir='/usr/bin',
@@ -217,19 +219,16 @@ class DaemonFactory:
                 % (self.socket_path, one_line(err)))
             return FACTORY_LISTEN_FAILED
         log(WHO, 'listening on %s' % self.socket_path)
-        while self.shutdown_steps is None or self.daemons:
-            for handler in self._poll():
-                try:
-                    handler()
-                except Exception as err:  # keep serving whatever happens
-                    log(WHO, 'internal error: %s' % one_line(err))
-            self._expire(time.monotonic())
+        self._loop()
         log(WHO, 'exiting')
         return FACTORY_OK
 
     # -- the loop
 
-    def _poll(self):
+    def _done(self):
+        return self.shutdown_steps is not None and not self.daemons
+
+    def _handlers(self):
         handlers = {self.signals.fd: self._handle_signals}
         if self.listener is not None:
             handlers[self.listener.fileno()] = self._accept
@@ -240,7 +239,7 @@ class DaemonFactory:
             if daemon.ready_fd is not None:
                 handlers[daemon.ready_fd] = functools.partial(
                     self._read_ready, daemon)
-        return wait(handlers, self._timeout())
+        return handlers
 
     def _timeout(self):
         deadlines = list(self.pending.values())
@@ -540,13 +539,7 @@ class DaemonFactory:
 
     def _reap(self):
         """Collect every ended child: the one place children are reaped."""
-        while True:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                break
-            if pid == 0:
-                break
+        for pid, status in ended_children():
             daemon = self.daemons.pop(pid, None)
             if daemon is None:
                 continue

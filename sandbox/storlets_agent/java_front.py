@@ -73,7 +73,8 @@ from storlets_agent.process import (
     kill_descendants, listen, log, one_line, reset_signals,
     set_child_subreaper, set_dumpable, set_parent_death_signal,
     unblock_signals)
-from storlets_agent.serving import REQUEST_TIMEOUT, DaemonSocket
+from storlets_agent.serving import (
+    REQUEST_TIMEOUT, DaemonSocket, ended_children)
 
 #: Where the image keeps the API jar, the daemon jar and the JNI shim.
 JAVA_DIR = layout.JAVA_DIR
@@ -283,13 +284,7 @@ class JavaFront(DaemonSocket):
     # -- the loop
 
     def serve(self):
-        while not (self.stopping and not self.calls and not self.pending):
-            for handler in self._poll():
-                try:
-                    handler()
-                except Exception as err:  # keep serving whatever happens
-                    log(self.who, 'internal error: %s' % one_line(err))
-            self._expire(time.monotonic())
+        self._loop()
         self._end_jvm()
         log(self.who, 'exiting')
         return self.exit_code
@@ -531,13 +526,7 @@ class JavaFront(DaemonSocket):
     # -- stopping
 
     def _reap(self):
-        while True:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
+        for pid, status in ended_children():
             if pid == self.jvm_pid and self.jvm_status is None:
                 self.jvm_status = status
                 self._jvm_gone('Java daemon ended')

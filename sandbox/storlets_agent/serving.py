@@ -1,17 +1,18 @@
-"""DaemonSocket: what every storlet daemon does with its ``d-<key>.sock``.
+"""The serving machinery every agent process shares.
 
-The Python daemon (daemon.py) and the Java daemon's front (java_front.py)
-serve the same protocol (``storlets.sbus``) on the same kind of socket, from
-a single-threaded poll loop. This mixin holds what they share: accepting
-connections, reading each one's single request within REQUEST_TIMEOUT,
-answering ``ping`` and unknown commands, handing ``execute`` to the
-daemon's ``_execute(conn, message, fds)``, telling a gateway hang-up from
-stray bytes, turning signals into ``_reap`` / ``_quit`` / a graceful stop,
-and stopping to listen.
+``ServeLoop`` is the one poll loop (hooks: handlers, deadlines, when to
+stop) of the factory, the Python daemon and the Java front;
+``ended_children`` is how each of them reaps. ``DaemonSocket`` is what a
+storlet daemon (daemon.py, and the Java daemon's front, java_front.py) does
+with its ``d-<key>.sock``: accepting connections, reading each one's single
+request within REQUEST_TIMEOUT, answering ``ping`` and unknown commands,
+handing ``execute`` to the daemon's ``_execute(conn, message, fds)``,
+telling a gateway hang-up from stray bytes, turning signals into ``_reap``
+/ ``_quit`` / a graceful stop, and stopping to listen.
 
 A daemon calls ``_init_socket`` in its constructor and provides
 ``_execute``, ``_reap``, ``_quit``, ``_timeout`` (seconds to the next
-deadline, or None), ``_add_handlers`` (its own descriptors for ``_poll``)
+deadline, or None), ``_expire``, ``_add_handlers`` (its own descriptors)
 and a ``calls`` mapping (the calls in flight).
 """
 import functools
@@ -31,6 +32,50 @@ from storlets_agent.process import log, one_line, unlink_if_ours
 REQUEST_TIMEOUT = 5.0
 #: Seconds a client has to take a reply (replies are a few bytes).
 REPLY_TIMEOUT = 5.0
+
+
+def ended_children():
+    """``(pid, status)`` of each child that has ended, without blocking:
+    how every agent process reaps (in one place each, on SIGCHLD)."""
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        yield pid, status
+
+
+class ServeLoop:
+    """The single-threaded poll loop of every agent process (the factory,
+    the Python daemon, the Java front), in the manner of Gunicorn's arbiter:
+    the process supplies hooks, the loop is written once.
+
+    * ``_handlers()``: ``{fd: callable}`` to wait on (signals included);
+    * ``_timeout()``: seconds to the next deadline, or None;
+    * ``_expire(now)``: act on the deadlines that passed;
+    * ``_done()``: True once the process may exit;
+    * ``_before_wait()``: work between turns (e.g. forking spares).
+
+    A handler that raises is logged and the loop goes on: a bad request or
+    a bad storlet never costs the process.
+    """
+
+    who = ''
+
+    def _before_wait(self):
+        pass
+
+    def _loop(self):
+        while not self._done():
+            self._before_wait()
+            for handler in wait(self._handlers(), self._timeout()):
+                try:
+                    handler()
+                except Exception as err:  # keep serving whatever happens
+                    log(self.who, 'internal error: %s' % one_line(err))
+            self._expire(time.monotonic())
 
 
 def readable(sock):
@@ -81,8 +126,8 @@ def receive_request(conn, who):
         return None
 
 
-class DaemonSocket:
-    """Mixin: the listening socket of a daemon and its connections."""
+class DaemonSocket(ServeLoop):
+    """The listening socket of a daemon and its connections."""
 
     def _init_socket(self, runtime_dir, key, who):
         self.socket_path = os.path.join(runtime_dir,
@@ -95,8 +140,7 @@ class DaemonSocket:
         self.stopping = False
         self.last_activity = time.monotonic()
 
-    def _poll(self):
-        """Wait for events; return the handlers to run."""
+    def _handlers(self):
         handlers = {self.signals.fd: self._handle_signals}
         if self.listener is not None:
             handlers[self.listener.fileno()] = self._accept
@@ -104,7 +148,11 @@ class DaemonSocket:
             handlers[conn.fileno()] = functools.partial(self._read_request,
                                                         conn)
         self._add_handlers(handlers)
-        return wait(handlers, self._timeout())
+        return handlers
+
+    def _done(self):
+        """Stopped, with no call in flight and no request unread."""
+        return self.stopping and not self.calls and not self.pending
 
     def _idle(self):
         return not (self.stopping or self.calls or self.pending)
