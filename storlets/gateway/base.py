@@ -5,7 +5,8 @@ A gateway validates registrations and runs invocations. ``invoke`` takes an
 objects from Swift; provided by the middleware so that gateways never import
 Swift) and returns a ``StorletResult`` or raises a ``StorletError``.
 """
-from typing import Any, Dict, Iterable, Mapping, Optional, Tuple
+from typing import (
+    Any, Callable, Dict, Iterable, Mapping, Optional, Tuple)
 
 from storlets.gateway import registration
 from storlets.gateway.invocation import Invocation, StorletResult
@@ -22,6 +23,13 @@ class CodeSource:
         ``StorletCodeError`` when the object cannot be read.
         """
         raise NotImplementedError
+
+    def log_uploader(self, headers: Mapping[str, str], account: str,
+                     container: str, storlet_name: str
+                     ) -> Optional[Callable[[bytes], None]]:
+        """Where a call's log lines go, when the request asks to keep them
+        (``X-Storlet-Generate-Log``): a callback, or None to drop them."""
+        return None
 
 
 class Gateway:

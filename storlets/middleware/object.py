@@ -15,14 +15,14 @@ import os
 
 from swift.common.http import is_success
 from swift.common.swob import (
-    HTTPMethodNotAllowed, HTTPRequestedRangeNotSatisfiable)
+    HTTPMethodNotAllowed, HTTPRequestedRangeNotSatisfiable, Request, Response)
 
 from storlets.errors import StorletError
 from storlets.gateway.invocation import Invocation, StorletInput, StorletRef
 from storlets.middleware import request as parse
 from storlets.middleware.framing import FRAMED_HEADER, frame
 from storlets.middleware.handler import Handler
-from storlets.middleware.invocation_request import GET
+from storlets.middleware.invocation_request import GET, InvocationRequest
 from storlets.middleware.metrics import InvocationMetrics
 from storlets.middleware.placement import place
 from storlets.middleware.response import (
@@ -45,7 +45,8 @@ def data_file_descriptor(app_iter):
 
 class ObjectHandler(Handler):
 
-    def handle(self, req, account, invocation):
+    def handle(self, req: Request, account: str,
+               invocation: InvocationRequest) -> Response:
         """Run ``invocation`` (an ``InvocationRequest`` of the proxy's GET)
         on this object, or answer the raw object for the proxy to run it."""
         if invocation.kind != GET:

@@ -16,13 +16,14 @@ object server can run it a second time. A copy is a storlet GET of the
 source (as the user, through the same flow) whose output is PUT to the
 destination.
 """
+from typing import Dict, Optional, Tuple
 from urllib.parse import quote
 
 from swift.common.header_key_dict import HeaderKeyDict
 from swift.common.http import is_success
 from swift.common.swob import (
     HTTPException, HTTPRequestedRangeNotSatisfiable, HTTPUnauthorized,
-    Response, wsgi_to_str)
+    Request, Response, wsgi_to_str)
 from swift.common.storage_policy import POLICIES
 from swift.common.utils import config_true_value
 from swift.common.wsgi import make_pre_authed_request, make_subrequest
@@ -37,7 +38,8 @@ from storlets.middleware import acl, code_info
 from storlets.middleware import request as parse
 from storlets.middleware.framing import FRAMED_HEADER, Unframe
 from storlets.middleware.handler import Handler
-from storlets.middleware.invocation_request import COPY, GET
+from storlets.middleware.invocation_request import (
+    COPY, GET, InvocationRequest)
 from storlets.middleware.metrics import InvocationMetrics
 from storlets.middleware.placement import (
     DECLINED, PROXY, Placement, place)
@@ -70,7 +72,7 @@ class ProxyHandler(Handler):
 
     # -- checks shared by every storlet request -------------------------------
 
-    def check_account_enabled(self, req):
+    def check_account_enabled(self, req: Request) -> None:
         info = get_account_info(req.environ, self.app,
                                 swift_source=SWIFT_SOURCE)
         if not config_true_value(info.get('meta', {}).get('storlet-enabled')):
@@ -78,7 +80,8 @@ class ProxyHandler(Handler):
 
     # -- registration and ACLs ------------------------------------------------
 
-    def handle_registration(self, req, account, container, obj):
+    def handle_registration(self, req: Request, account: str,
+                            container: str, obj: str) -> Response:
         """A write of ``obj`` into the code container ``container``: a
         plain upload (PUT) or metadata update (POST) whose headers are a
         valid registration, and nothing else (copies, manifests, symlinks
@@ -120,7 +123,8 @@ class ProxyHandler(Handler):
                     'Dependency %s cannot be read from the %s container (%s)'
                     '; upload it first' % (dep, container, resp.status))
 
-    def check_code_container(self, req, container, obj):
+    def check_code_container(self, req: Request, container: str,
+                             obj: Optional[str]) -> None:
         """Refuse what would let objects land in a code container behind
         this filter: turning versioning on (container PUT/POST), or a
         DELETE that a stack-mode versioned container answers by copying an
@@ -141,7 +145,8 @@ class ProxyHandler(Handler):
         except RegistrationError as err:
             raise parse.bad_request(str(err))
 
-    def handle_acl(self, req, account, container):
+    def handle_acl(self, req: Request, account: str,
+                   container: Optional[str]) -> Response:
         self.check_account_enabled(req)
         if container is None:
             raise parse.bad_request(
@@ -174,7 +179,9 @@ class ProxyHandler(Handler):
 
     # -- execution ------------------------------------------------------------
 
-    def handle_execution(self, req, account, container, obj, invocation):
+    def handle_execution(self, req: Request, account: str, container: str,
+                         obj: str, invocation: InvocationRequest
+                         ) -> Response:
         """Run ``invocation`` (the request's ``InvocationRequest``)."""
         self.check_account_enabled(req)
         if invocation.kind == GET:
@@ -183,7 +190,9 @@ class ProxyHandler(Handler):
             return self.handle_copy(req, account, invocation)
         return self.handle_put(req, account, invocation)
 
-    def authorize_storlet(self, req, account, storlet_name):
+    def authorize_storlet(self, req: Request, account: str,
+                          storlet_name: str
+                          ) -> Tuple[StorletRef, Dict[str, str]]:
         """Check the user may run the storlet; return what describes it.
 
         Returns its ``StorletRef`` and the internal headers that carry the
@@ -235,11 +244,13 @@ class ProxyHandler(Handler):
             req, self.app, account, self.config.storlet_dependency, dep) or {}
         return '%s@%s' % (facts.get('etag', ''), facts.get('x-timestamp', ''))
 
-    def forget_code(self, req, account, container, obj):
+    def forget_code(self, req: Request, account: str, container: str,
+                    obj: str) -> None:
         """Called for every request that may change a code object."""
         code_info.forget(req.environ, account, container, obj)
 
-    def placement(self, req, container, invocation):
+    def placement(self, req: Request, container: str,
+                  invocation: InvocationRequest) -> Placement:
         """Where the storlet runs, decided from the request alone."""
         proxy_only = self.config.storlet_execute_on_proxy_only
         decided = place(invocation, proxy_only)
