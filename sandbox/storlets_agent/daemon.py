@@ -134,9 +134,10 @@ class StorletDaemon(DaemonSocket):
         self.idle_timeout = idle_timeout
         self.limits = limits or Limits()
         self.storlet_class = None
-        self.calls = {}      # {supervisor pid: Call}
         self.spare_count = spare_count
-        self.pairs = {}      # {supervisor pid: spares.Pair}, oldest first
+        # {supervisor pid: spares.Pair}, oldest first; a pair's call in
+        # flight is its ``running`` (see ``calls``)
+        self.pairs = {}
         self.spare_retry_at = 0.0
         self.comm = b''      # our process name, which pairs take back
 
@@ -158,6 +159,12 @@ class StorletDaemon(DaemonSocket):
         except OSError as err:
             raise StartError('Cannot listen on %s: %s'
                              % (self.socket_path, one_line(err)))
+
+    @property
+    def calls(self):
+        """{supervisor pid: Call} of the calls in flight."""
+        return {pid: pair.running for pid, pair in self.pairs.items()
+                if pair.running is not None}
 
     def serve(self):
         """The loop; returns the exit code once stopped."""
@@ -230,7 +237,7 @@ class StorletDaemon(DaemonSocket):
             return
         finally:
             channel.close_all(fds)  # the pair's now (or nobody's)
-        self.calls[pair.pid] = Call(pair, conn)
+        pair.running = Call(pair, conn)
 
     def _hand(self, invocation, conn):
         """Give the call to an idle pair, else to a new one; return it.
@@ -345,7 +352,7 @@ class StorletDaemon(DaemonSocket):
             channel.close_all(fds)
 
     def _on_verdict(self, pair, message):
-        call = self.calls.get(pair.pid)
+        call = pair.running
         pair.busy = False
         pair.idle_since = time.monotonic()
         status = message.get('status')
@@ -355,7 +362,7 @@ class StorletDaemon(DaemonSocket):
         if message.get('recycle'):
             # Nothing of the call is left, the pair is a spare again, and
             # it replies to the gateway itself.
-            del self.calls[pair.pid]
+            pair.running = None
             self.last_activity = time.monotonic()
             if call.conn is not None:
                 call.conn.close()
@@ -370,7 +377,8 @@ class StorletDaemon(DaemonSocket):
         # The supervisor tells us before it replies: a gateway that has its
         # reply may close before we have read that.
         self._read_pair(call.pair)
-        if self.calls.get(call.pid) is not call:
+        if self.pairs.get(call.pid) is not call.pair \
+                or call.pair.running is not call:
             return
         log(self.who, 'gateway closed the connection of call %d: '
             'cancelling it' % call.pid)
@@ -387,7 +395,9 @@ class StorletDaemon(DaemonSocket):
             if pair is not None and not pair.dropped:
                 self._read_pair(pair)  # its last words: verdict, error
             self.pairs.pop(pid, None)
-            call = self.calls.pop(pid, None)
+            call = None
+            if pair is not None:
+                call, pair.running = pair.running, None
             if call is None or status != 0:
                 # An orphan we adopted, a pair that died, or a supervisor
                 # that did not clean up (killed?): what it left is ours.

@@ -79,6 +79,7 @@ class Pair:
         self.idle_since = time.monotonic()
         self.dropped = False        # given up on: killed, not reaped yet
         self.error = ''             # from an "error" message
+        self.running = None         # the daemon's Call in flight here
 
     def ready(self):
         """Idle, kept, and with a worker waiting for a call."""
