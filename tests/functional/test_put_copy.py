@@ -193,3 +193,9 @@ def test_odd_object_names(conn, deployed, container, placement, name):
                       'X-Copy-From': quote('%s/%s' % (container, name))}))
     assert conn.get_object(container, name + '.copy')[1] == \
         b'cba\nfed\njihg\n'
+    # COPY: the source is the request path itself (decoded once)
+    conn.copy_object(container, name, '/%s/%s.copy2' % (container, name),
+                     headers=dict(placement, **{'X-Run-Storlet':
+                                                'identity.py'}))
+    assert conn.get_object(container, name + '.copy2')[1] == \
+        b'cba\nfed\njihg\n'

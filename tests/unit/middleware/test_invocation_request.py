@@ -50,6 +50,18 @@ def test_copies_name_source_and_destination():
     assert parse('PUT', {'X-Run-Storlet': 's.py'}).kind == PUT
 
 
+def test_a_copy_source_from_the_path_is_decoded_once():
+    """COPY's source is the request path, already decoded by Swift: an
+    object named ``a%41b`` is that object, not ``aAb``."""
+    req = Request.blank('/v1/AUTH_a/c/a%2541b',
+                        environ={'REQUEST_METHOD': 'COPY'},
+                        headers={'X-Run-Storlet': 's.py',
+                                 'Destination': 'd/x'})
+    _v, _a, container, obj = req.split_path(4, 4, True)
+    inv = InvocationRequest.parse(req, container, obj, 16)
+    assert inv.copy.source == ('c', 'a%41b')
+
+
 @pytest.mark.parametrize('kwargs, expected', [
     (dict(headers={'X-Run-Storlet': ' '}), 400),
     (dict(headers={'X-Run-Storlet': '..'}), 400),
