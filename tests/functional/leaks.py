@@ -39,6 +39,7 @@ import glob
 import hashlib
 import os
 import signal
+import subprocess
 import threading
 import time
 
@@ -72,7 +73,11 @@ OTHER_SLACK = 3
 #: TCP sockets of a server are its clients' keep-alive connections and its
 #: memcache pool: more of them after a burst of concurrent requests is no
 #: leak (a storlet call's own descriptors are PLUMBING, checked strictly).
+#: The same holds for ``docker``: the gateway's Docker client keeps a pool
+#: of Unix connections to dockerd, one more per concurrent API call.
 TCP_SLACK = 8
+POOLS = ('tcp', 'docker')
+DOCKER_SOCKET = '/var/run/docker.sock'
 
 
 def node_gateway_confs():
@@ -286,6 +291,28 @@ def _socket_inodes(*tables):
     return inodes
 
 
+def _docker_peers():
+    """Inodes of the Unix sockets connected to dockerd's API socket (their
+    peers, dockerd's accepted ends, are bound to DOCKER_SOCKET), and of
+    those whose peer has closed (held until the process drops them)."""
+    try:
+        out = subprocess.run(['ss', '-x', '-n'], capture_output=True,
+                             text=True, timeout=30).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return set()
+    docker, closed = set(), set()
+    for line in out.splitlines():
+        parts = line.split()
+        # Netid State Recv-Q Send-Q Local Inode Peer PeerInode
+        if len(parts) < 8:
+            continue
+        if parts[4] == DOCKER_SOCKET:
+            docker.add(parts[7])
+        elif parts[7] == '0' and parts[1] == 'ESTAB':
+            closed.add(parts[5])
+    return docker, closed
+
+
 def _protocol(fd_path):
     try:
         return os.getxattr(fd_path, 'system.sockprotoname').rstrip(
@@ -295,7 +322,8 @@ def _protocol(fd_path):
 
 
 def fd_census(pids):
-    """{pid: Counter(kind)}: pipe, file, unix, tcp, udp, tcp-closed, socket
+    """{pid: Counter(kind)}: pipe, file, unix, docker (a Unix connection to
+    dockerd), unix-closed (its peer is gone), tcp, udp, tcp-closed, socket
     (any other), other (eventpoll, eventfd...).
 
     ``tcp-closed`` is a TCP socket the kernel has already dropped (reset
@@ -306,7 +334,7 @@ def fd_census(pids):
     unix = _socket_inodes('/proc/net/unix')
     tcp = _socket_inodes('/proc/net/tcp', '/proc/net/tcp6')
     udp = _socket_inodes('/proc/net/udp', '/proc/net/udp6')
-    census = {}
+    census, unix_of = {}, {}
     for pid in pids:
         kinds = collections.Counter()
         try:
@@ -324,7 +352,7 @@ def fd_census(pids):
             elif target.startswith('socket:'):
                 inode = target[len('socket:['):-1]
                 if inode in unix:
-                    kinds['unix'] += 1
+                    unix_of.setdefault(pid, []).append(inode)
                 elif inode in tcp:
                     kinds['tcp'] += 1
                 elif inode in udp:
@@ -338,6 +366,12 @@ def fd_census(pids):
             else:
                 kinds['other'] += 1
         census[pid] = kinds
+    # after the listing, so a connection made meanwhile is known to ss
+    docker_conns, closed = _docker_peers()
+    for pid, inodes in unix_of.items():
+        for inode in inodes:
+            census[pid]['docker' if inode in docker_conns else
+                        'unix-closed' if inode in closed else 'unix'] += 1
     return census
 
 
@@ -349,7 +383,7 @@ def fd_growth(before, after):
         for kind, count in after[pid].items():
             allowed = before[pid][kind] + (
                 0 if kind in PLUMBING else
-                TCP_SLACK if kind == 'tcp' else OTHER_SLACK)
+                TCP_SLACK if kind in POOLS else OTHER_SLACK)
             if count > allowed:
                 diff[kind] = '%d -> %d' % (before[pid][kind], count)
         if diff:
