@@ -59,8 +59,6 @@ from storlets.gateway.cache import CodeCache
 from storlets.sbus import channel
 from storlets.sbus.protocol import ProtocolError
 
-SANDBOX_RUN_DIR = layout.RUN_DIR
-SANDBOX_CODE_DIR = layout.CODE_DIR
 LABEL = 'managed_by'
 LABEL_VALUE = 'storlets'
 NODE_LABEL = 'storlets.node'
@@ -201,10 +199,10 @@ def container_run_kwargs(conf, scope):
         nano_cpus=int(conf.container_cpus * 1e9),
         ipc_mode='private',
         mounts=[
-            Mount(SANDBOX_CODE_DIR,
+            Mount(layout.CODE_DIR,
                   os.path.join(conf.host_root, 'cache', scope),
                   type='bind', read_only=True),
-            Mount(SANDBOX_RUN_DIR, os.path.join(conf.host_root, 'run', scope),
+            Mount(layout.RUN_DIR, os.path.join(conf.host_root, 'run', scope),
                   type='bind', read_only=False),
         ],
         labels={LABEL: LABEL_VALUE, 'storlets.scope': scope,
@@ -306,7 +304,7 @@ class DockerStorletGateway(Gateway):
     def _execute(self, invocation, scope, key, storlet):
         socket_path = os.path.join(self.run_dir(scope),
                                    layout.daemon_socket(key))
-        exec_path = '%s/%s' % (SANDBOX_CODE_DIR, key)
+        exec_path = '%s/%s' % (layout.CODE_DIR, key)
         timeout = self.config.storlet_timeout
         try:
             return execution.execute(socket_path, invocation, exec_path,

@@ -39,8 +39,6 @@ CHUNK_SIZE = 65536
 #: Output metadata larger than this is refused (Swift's own limits are far
 #: smaller; this only bounds memory).
 MAX_METADATA_SIZE = 4 * 1024 * 1024
-#: Bytes of a storlet's log kept for the caller.
-MAX_LOG_SIZE = layout.MAX_LOG_SIZE
 _F_SETPIPE_SZ = 1031
 _PIPE_SIZE = 1024 * 1024
 
@@ -187,7 +185,7 @@ class OutputStream:
 
     def log_bytes(self):
         self._log.seek(0)
-        return self._log.read(MAX_LOG_SIZE)
+        return self._log.read(layout.MAX_LOG_SIZE)
 
     def close(self):
         if self._fd is None:
@@ -265,7 +263,7 @@ def execute(daemon_socket, invocation, execution_path, timeout):
         conn.close()
         if invocation.on_log:
             log_file.seek(0)
-            invocation.on_log(log_file.read(MAX_LOG_SIZE))
+            invocation.on_log(log_file.read(layout.MAX_LOG_SIZE))
         log_file.close()
         raise
     os.close(md_r)

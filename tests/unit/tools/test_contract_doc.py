@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from storlets import layout
 from storlets.gateway import execution, registration
 from storlets.gateway.docker import ACCOUNT_OPTIONS, DockerGatewayConfig
 from storlets.middleware import request
@@ -198,7 +199,7 @@ def test_documented_defaults_are_the_code_defaults():
     assert '| Log kept per call | %d MiB |' % (
         process.DEFAULT_MAX_LOG_SIZE // 2 ** 20) in table
     assert 'At most %d MiB per call' % (
-        execution.MAX_LOG_SIZE // 2 ** 20) in section(text, '7.')
+        layout.MAX_LOG_SIZE // 2 ** 20) in section(text, '7.')
     assert 'Chunks of at most %d KiB' % (files.CHUNK_SIZE // 1024) in \
         section(text, '3.2')
 
