@@ -17,8 +17,8 @@ import argparse  # noqa: E402
 from storlets_agent.java_front import (  # noqa: E402
     DEFAULT_JAVA_THREADS, DEFAULT_MAX_JAVA_DAEMONS, JAVA, JAVA_DIR)
 from storlets_agent.process import (  # noqa: E402
-    DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_LOG_SIZE, DEFAULT_MAX_SCRATCH_SIZE,
-    DEFAULT_SPARES, Limits)
+    DEFAULT_CALLS_PER_WORKER, DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_LOG_SIZE,
+    DEFAULT_MAX_SCRATCH_SIZE, DEFAULT_SPARES, Limits)
 
 
 def _positive(text):
@@ -77,6 +77,15 @@ def _add_limits(parser):
         help="bytes a call's scratch directory may hold (checked every "
              '0.2 s; each entry counts 4 KiB more): past it the call fails '
              'and is killed; 0: not measured (default: %(default)s)')
+    parser.add_argument(
+        '--calls-per-worker', type=_at_least_one,
+        default=DEFAULT_CALLS_PER_WORKER, metavar='N',
+        help='calls one worker process serves in turn before a fresh one '
+             'replaces it; a call that fails, leaves a process or thread '
+             'running, or overflows its scratch directory always ends its '
+             'worker. Module state of the storlet survives between the '
+             'calls of one worker; 1: a fresh process for every call '
+             '(default: %(default)s)')
     parser.add_argument(
         '--spares', type=_count, default=DEFAULT_SPARES, metavar='N',
         help='warm supervisor+worker pairs per daemon (2 processes each): '
@@ -171,6 +180,7 @@ def main(argv=None):
                     max_log_size=args.max_log_size,
                     scratch_root=args.scratch_root,
                     max_scratch_size=args.max_scratch_size,
+                    calls_per_worker=args.calls_per_worker,
                     # only sockets belong there; it is on the host's disk
                     watched_dirs=(args.runtime_dir,) if args.scratch_root
                     else ())

@@ -70,6 +70,12 @@ STRAY_KILL_TIMEOUT = 2.0
 SPARE_RETRY_DELAY = 0.5
 #: Seconds the pairs have to exit when the daemon does.
 RETIRE_GRACE = 1.0
+#: Pairs a daemon keeps at most: one forked for a call that found none idle
+#: stays after it while there are fewer, so a daemon's pool grows to the
+#: concurrency it sees (a worker may serve many calls, see worker.py).
+MAX_PAIRS = 32
+#: Seconds a pair beyond ``spares`` may stay idle before it goes.
+EXTRA_PAIR_IDLE = 10.0
 
 
 # -- loading the storlet ---------------------------------------------------
@@ -194,6 +200,9 @@ class StorletDaemon(DaemonSocket):
             deadlines.append(self.last_activity + self.idle_timeout)
         if self._spares_missing():
             deadlines.append(self.spare_retry_at)
+        extra = self._extra_pairs()
+        if extra:
+            deadlines.append(extra[0].idle_since + EXTRA_PAIR_IDLE)
         if not deadlines:
             return None
         return max(0.0, min(deadlines) - time.monotonic())
@@ -209,6 +218,9 @@ class StorletDaemon(DaemonSocket):
                 os.kill(call.pid, signal.SIGKILL)
         if self._idle() and now >= self.last_activity + self.idle_timeout:
             self._stop_listening('idle for %g s' % self.idle_timeout)
+        for pair in self._extra_pairs():
+            if pair.idle_since + EXTRA_PAIR_IDLE <= now:
+                pair.retire()
 
     def _sockets(self):
         """Every socket object this process owns (a worker detaches them)."""
@@ -268,7 +280,9 @@ class StorletDaemon(DaemonSocket):
                 log(self.who, 'pair %d is gone: %s' % (pair.pid,
                                                        one_line(err)))
                 pair.drop()
-        keep = len(self._pool()) < self.spare_count
+        # --spares 0: a pair per call, none kept
+        keep = len(self._pool()) < (max(self.spare_count, MAX_PAIRS)
+                                    if self.spare_count else 0)
         pair = self._fork_pair(keep)
         try:
             pair.hand(invocation, conn, keep, deadline)
@@ -290,6 +304,13 @@ class StorletDaemon(DaemonSocket):
     def _pool(self):
         """The warm pairs: idle or busy, that stay after their call."""
         return [pair for pair in self.pairs.values() if pair.keep]
+
+    def _extra_pairs(self):
+        """The idle warm pairs beyond ``spare_count``, idle the longest
+        first (they go after EXTRA_PAIR_IDLE)."""
+        idle = sorted((pair for pair in self._pool() if pair.ready()),
+                      key=lambda pair: pair.idle_since)
+        return idle[:max(0, len(self._pool()) - self.spare_count)]
 
     def _spares_missing(self):
         return (len(self._pool()) < self.spare_count

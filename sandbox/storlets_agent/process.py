@@ -60,6 +60,9 @@ DEFAULT_MAX_LOG_SIZE = layout.MAX_LOG_SIZE
 DEFAULT_MAX_SCRATCH_SIZE = 32 * 1024 * 1024
 #: Default of --spares: supervisor+worker pairs a daemon keeps ready.
 DEFAULT_SPARES = 1
+#: Default of --calls-per-worker: calls one worker process serves in turn
+#: (same storlet version, same sandbox) before a fresh one replaces it.
+DEFAULT_CALLS_PER_WORKER = 100
 
 
 class Limits:
@@ -68,7 +71,8 @@ class Limits:
 
     def __init__(self, max_file_size=DEFAULT_MAX_FILE_SIZE,
                  max_log_size=DEFAULT_MAX_LOG_SIZE, scratch_root=None,
-                 max_scratch_size=DEFAULT_MAX_SCRATCH_SIZE, watched_dirs=()):
+                 max_scratch_size=DEFAULT_MAX_SCRATCH_SIZE, watched_dirs=(),
+                 calls_per_worker=DEFAULT_CALLS_PER_WORKER):
         self.max_file_size = max_file_size  # RLIMIT_FSIZE of a worker
         self.max_log_size = max_log_size    # log bytes kept per call
         # where each call gets its scratch directory (scratch.py); None:
@@ -77,12 +81,15 @@ class Limits:
         self.max_scratch_size = max_scratch_size  # 0: not measured
         # measured with every call's scratch, swept, sockets kept (scratch.py)
         self.watched_dirs = tuple(watched_dirs)
+        # 1: a new worker process for every call (see worker.py)
+        self.calls_per_worker = calls_per_worker
 
     def argv(self):
         """The options that give a daemon process these limits."""
         argv = ['--max-file-size=%d' % self.max_file_size,
                 '--max-log-size=%d' % self.max_log_size,
-                '--max-scratch-size=%d' % self.max_scratch_size]
+                '--max-scratch-size=%d' % self.max_scratch_size,
+                '--calls-per-worker=%d' % self.calls_per_worker]
         if self.scratch_root is not None:
             argv.append('--scratch-root=' + self.scratch_root)
         return argv

@@ -3,13 +3,17 @@
 Forking a supervisor and a worker per call, setting the worker up, then
 waiting for both to exit costs milliseconds. So a daemon keeps ``spares``
 pairs (``--spares``, default 1): a supervisor that serves one call after
-another, each in a new worker that it has forked and set up *before* the
-call comes, blocked on its call socket. Per call, only the worker is new:
-a fresh process, a new storlet instance. A call that finds no idle pair
-(more concurrent calls than pairs, or ``--spares 0``) gets a pair forked
-for it, which exits after its call unless the daemon is short of pairs.
-A pair that cannot be forked, or that dies idle, is replaced after
-``daemon.SPARE_RETRY_DELAY``.
+another, with a worker that it has forked and set up *before* the call
+comes, blocked on its call socket. A worker serves up to
+``--calls-per-worker`` calls in turn (a new storlet instance each time),
+as long as each went well and left nothing behind; otherwise, and after
+the last one, the next call gets a new worker. A call that finds no idle
+pair (more concurrent calls than pairs) gets a pair forked for it, which
+stays after its call while the daemon has fewer than
+``daemon.MAX_PAIRS``; those beyond ``--spares`` go after
+``daemon.EXTRA_PAIR_IDLE`` idle seconds. With ``--spares 0`` every call
+gets a pair of its own, which exits after it. A pair that cannot be
+forked, or that dies idle, is replaced after ``daemon.SPARE_RETRY_DELAY``.
 
 The daemon talks to a supervisor over a socketpair (``control``), in SBus
 frames, and to the waiting worker over another one (``call``)::
@@ -138,6 +142,13 @@ class Pair:
             os.kill(self.pid, signal.SIGCONT)
         except ProcessLookupError:
             pass
+
+    def retire(self):
+        """An idle pair no longer needed: closing its control socket tells
+        the supervisor to exit (it ends its worker first)."""
+        self.dropped = True
+        self.keep = False
+        self.close()
 
     def drop(self):
         """Give up on the pair: SIGKILL it; it is reaped as a stray."""

@@ -107,18 +107,29 @@ def run_pair(storlet, limits, name, daemon, control_fd, call_fd):
 class _Worker:
     """A worker as its supervisor sees it."""
 
-    def __init__(self, pid, log_r, error_r, scratch_dir=None):
+    def __init__(self, pid, log_r, error_r, scratch_dir=None, reuse=None):
         self.pid = pid
         self.log_r = log_r        # read end of its log pipe
         self.error_r = error_r    # read end of its error pipe
         self.scratch_dir = scratch_dir  # its call's (scratch.py), or None
         self.status = None        # wait status once ended (reaped or not)
+        # socket on which it says "done" after a call that went well and
+        # gets its next call (None: one call per worker)
+        self.reuse = reuse
+        self.done = False         # has said "done" for the call in hand
 
-    def close(self):
-        channel.close_all([self.log_r, self.error_r])
+    def end_call(self):
+        """Remove the call's scratch directory (nothing of it runs)."""
         if self.scratch_dir is not None:
             _remove_scratch(self.scratch_dir)
             self.scratch_dir = None
+
+    def close(self):
+        channel.close_all([self.log_r, self.error_r])
+        if self.reuse is not None:
+            self.reuse.close()
+            self.reuse = None
+        self.end_call()
 
 
 class _Call:
@@ -178,13 +189,17 @@ class _Supervisor:
             call, keep = hand_off
             worker, self.spare = self.spare, None
             set_name(self.name)
-            verdict, clean = self._supervise(worker, call)
+            verdict, clean, reusable = self._supervise(worker, call)
             code = SUPERVISOR_OK if clean else SUPERVISOR_LEFTOVERS
             if not (keep and clean and not self.daemon_gone):
+                if reusable:
+                    _end(worker)
                 # We exit: the daemon replies once we are gone.
                 call.conn.close()
                 self._send(dict(verdict, recycle=False))
                 return self._retire(code)
+            if reusable and not self._give_next_call(worker):
+                _end(worker)
             if not self._recycle(verdict, call):
                 return self._retire(code)
 
@@ -199,7 +214,7 @@ class _Supervisor:
         call comes if that is sooner (see _wait_for_call): the fork costs
         a CPU for a millisecond, which the gateway needs right now.
         """
-        daemon_end, _ = self.next_call
+        daemon_end, worker_end = self.next_call
         set_name(SPARE_NAME)  # before anyone has the reply
         sent = self._send(dict(verdict, recycle=True, fds=['call']),
                           [daemon_end.fileno()])
@@ -207,6 +222,11 @@ class _Supervisor:
         with call.conn as conn:
             if not sent:
                 return False
+            if worker_end is None:  # a worker serves again: it has it
+                try:
+                    self.next_call = socket.socketpair()
+                except OSError:
+                    return False
             self.fork_at = time.monotonic() + SPARE_FORK_DELAY
             if call.cancelled:
                 return True  # a cancelled call gets no reply
@@ -242,11 +262,16 @@ class _Supervisor:
         """Fork a worker that waits for its call on ``call_fd`` (ours)."""
         opened = [call_fd]
         scratch_dir = None
+        reuse = reuse_peer = None
         try:
             log_r, log_w = os.pipe2(os.O_CLOEXEC)
             opened += [log_r, log_w]
             error_r, error_w = os.pipe2(os.O_CLOEXEC)
             opened += [error_r, error_w]
+            if self.limits.calls_per_worker > 1:
+                reuse, reuse_peer = socket.socketpair()
+                opened += [reuse.detach(), reuse_peer.detach()]
+                reuse, reuse_peer = opened[-2:]
             if self.limits.scratch_root is not None:
                 self.scratch_count += 1
                 scratch_dir = scratch.create(self.limits.scratch_root,
@@ -259,11 +284,45 @@ class _Supervisor:
             raise
         if pid == 0:
             run_worker(self.storlet, self.limits, call_fd, error_w, log_w,
-                       self.me, self.name, scratch_dir)  # does not return
+                       self.me, self.name, scratch_dir,
+                       reuse_peer)  # does not return
         channel.close_all([call_fd, log_w, error_w])
         os.set_blocking(log_r, False)
         os.set_blocking(error_r, False)
-        return _Worker(pid, log_r, error_r, scratch_dir)
+        if reuse is not None:
+            os.close(reuse_peer)
+            reuse = socket.socket(fileno=reuse)
+            reuse.setblocking(False)
+        return _Worker(pid, log_r, error_r, scratch_dir, reuse)
+
+    def _give_next_call(self, worker):
+        """Make ``worker``, which has served its call and may serve again,
+        the spare: it gets the next call's socket and scratch directory.
+        False if it cannot be told (it is then not ours to use)."""
+        daemon_end, worker_end = self.next_call
+        scratch_dir = None
+        try:
+            if self.limits.scratch_root is not None:
+                self.scratch_count += 1
+                scratch_dir = scratch.create(self.limits.scratch_root,
+                                             self.me, self.scratch_count)
+            channel.send_message(
+                worker.reuse, {'cmd': 'next', 'scratch': scratch_dir,
+                               'fds': ['call']},
+                [worker_end.fileno()],
+                channel.deadline_after(MESSAGE_TIMEOUT))
+        except (OSError, ProtocolError) as err:
+            log('supervisor', 'worker %d cannot serve again: %s'
+                % (worker.pid, one_line(err)))
+            if scratch_dir is not None:
+                _remove_scratch(scratch_dir)
+            return False
+        worker_end.close()
+        self.next_call = (daemon_end, None)
+        worker.scratch_dir = scratch_dir
+        worker.done = False
+        self.spare = worker
+        return True
 
     def _check_spare(self):
         """Note the spare worker's status if it has died (a storlet killed
@@ -393,7 +452,9 @@ class _Supervisor:
         poller.register(worker.log_r, select.POLLIN)
         poller.register(self.control, select.POLLIN)
         poller.register(call.conn, select.POLLIN)
-        while worker.status is None:
+        if worker.reuse is not None:
+            poller.register(worker.reuse, select.POLLIN)
+        while worker.status is None and not worker.done:
             timeout = None
             if measure and overflow is None:
                 timeout = max(0, math.ceil(
@@ -416,23 +477,38 @@ class _Supervisor:
                         poller.unregister(call.conn)
                         call.cancelled = True
                         _kill(worker)
+                elif worker.reuse is not None \
+                        and fd == worker.reuse.fileno():
+                    if self._read_done(worker) is False:
+                        poller.unregister(worker.reuse)
                 elif self._cancelled():
                     poller.unregister(self.control)
                     call.cancelled = True
                     _kill(worker)
-        # The worker is a zombie until we reap it: its pid, hence the id of
-        # the process group it created, cannot be reused meanwhile.
+        if measure and overflow is None:
+            # once more: a call may have ended before the last check
+            overflow = self._check_scratch(worker)
+        reusable = (worker.done and overflow is None and not call.cancelled
+                    and _may_serve_again(worker.pid))
+        if worker.done and not reusable:
+            _kill(worker)  # it has served its call, and goes now
+            # A zombie (not reaped): its orphans have come to us by then.
+            worker.status = _wait_status(os.waitid(
+                os.P_PID, worker.pid, os.WEXITED | os.WNOWAIT))
+        # The worker is a zombie until we reap it (or alive, if it serves
+        # again): its pid, hence the id of the process group it created,
+        # cannot be reused meanwhile.
         clean = True
         if _children() != {worker.pid}:
             clean = kill_descendants(keep={worker.pid}, group=worker.pid)
             if not clean:
                 log('supervisor', 'processes of call %d could not be killed'
                     % worker.pid)
-        if measure and overflow is None:
-            # once more: a call may have ended before the last check
-            overflow = self._check_scratch(worker)
-        os.waitpid(worker.pid, 0)
-        while self._relay(worker, log_fd) is True:  # the rest, up to EOF
+        if not reusable:
+            os.waitpid(worker.pid, 0)
+        # The rest of the log: up to EOF, or (a worker that stays) all it
+        # wrote before it said "done".
+        while self._relay(worker, log_fd) is True:
             pass
         if overflow is not None:
             _write_quietly(log_fd, b'%s ERROR: %s\n' % (
@@ -443,17 +519,43 @@ class _Supervisor:
             error = os.read(worker.error_r, 4 * MAX_ERROR_TEXT)
         except BlockingIOError:
             error = b''
-        worker.close()   # and its scratch directory: nothing of it runs
+        if reusable:
+            worker.end_call()
+        else:
+            worker.close()  # and its scratch directory: nothing of it runs
         if self.limits.scratch_root is not None:
             scratch.sweep(self.limits.scratch_root)
             for path in self.limits.watched_dirs:
                 scratch.sweep(path, sockets=True)
-        status = worker.status
+        # A worker that said "done" has served its call, whatever ended it
+        # afterwards.
+        status = WORKER_OK << 8 if worker.done else worker.status
         error = error.decode('utf-8', 'replace').strip()
         if overflow is not None:
             # killed by us, not by the OOM killer: the reply says why
             status, error = WORKER_STORLET_FAILED << 8, overflow
-        return {'cmd': 'verdict', 'status': status, 'error': error}, clean
+        verdict = {'cmd': 'verdict', 'status': status, 'error': error}
+        return verdict, clean, reusable
+
+    @staticmethod
+    def _read_done(worker):
+        """The worker's reuse socket is readable: has it said "done"?
+
+        False once nothing more can come (it is exiting, or sent what it
+        should not: the storlet runs in that process).
+        """
+        try:
+            got = receive(worker.reuse)
+        except (OSError, ProtocolError):
+            return False
+        if got is None:
+            return None
+        message, fds = got
+        channel.close_all(fds)
+        if message.get('cmd') != 'done':
+            return False
+        worker.done = True
+        return True
 
     def _check_scratch(self, worker):
         """Kill the worker if its scratch directory holds too much; the
@@ -543,6 +645,32 @@ def reply_for(status, error_text):
     else:
         error = 'Storlet process exited with code %d' % code
     return {'ok': False, 'error': error}
+
+
+def _may_serve_again(pid):
+    """Is the worker ``pid``, which said "done", alone again: no thread
+    but its main one, no child? (From /proc: nothing it could fake.)"""
+    if _children() != {pid}:
+        return False  # an orphan of its call came to us
+    try:
+        with open('/proc/%d/status' % pid, 'rb') as f:
+            threads = [line for line in f if line.startswith(b'Threads:')]
+        if threads != [b'Threads:\t1\n']:
+            return False
+        with open('/proc/%d/task/%d/children' % (pid, pid), 'rb') as f:
+            return not f.read().strip()
+    except OSError:
+        return False
+
+
+def _end(worker):
+    """SIGKILL and reap a worker that is between calls; close its ends."""
+    _kill(worker)
+    try:
+        os.waitpid(worker.pid, 0)
+    except ChildProcessError:
+        pass
+    worker.close()
 
 
 def _kill(worker):

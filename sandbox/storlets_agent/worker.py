@@ -42,8 +42,8 @@ from storlets_agent.exits import (
     SPARE_UNUSED, WORKER_OK, WORKER_SETUP_FAILED, WORKER_STORLET_FAILED)
 from storlets_agent.invocation import Invocation
 from storlets_agent.process import (
-    MAX_ERROR_TEXT, close_fds_except, log, one_line, reset_signals,
-    set_dumpable, set_name, set_oom_score_adj, set_parent_death_signal,
+    MAX_ERROR_TEXT, SPARE_NAME, close_fds_except, log, one_line,
+    reset_signals, set_dumpable, set_name, set_oom_score_adj, set_parent_death_signal,
     unblock_signals)
 
 
@@ -52,10 +52,12 @@ WORKER_OOM_SCORE_ADJ = 1000
 
 
 def run_worker(storlet, limits, call_fd, error_fd, log_fd, supervisor,
-               name, scratch_dir=None):
+               name, scratch_dir=None, reuse_fd=None):
     """The worker's whole life, in the child of fork_blocked(); never
     returns. ``supervisor``: its pid; ``name``: the process name to take
-    with the call; ``scratch_dir``: the call's (see scratch.py), or None."""
+    with the call; ``scratch_dir``: the call's (see scratch.py), or None;
+    ``reuse_fd``: the socket on which it asks its supervisor for another
+    call after one that went well (None: one call, then exit)."""
     code = WORKER_SETUP_FAILED
     try:
         if not set_parent_death_signal(signal.SIGKILL, supervisor):
@@ -63,34 +65,79 @@ def run_worker(storlet, limits, call_fd, error_fd, log_fd, supervisor,
             return
         os.setsid()
         reset_signals()
-        close_fds_except([0, 1, 2, error_fd, log_fd, call_fd])
+        own = [0, 1, 2, error_fd, log_fd]
+        if reuse_fd is not None:
+            own.append(reuse_fd)
+        close_fds_except(own + [call_fd])
         _limit(limits)
         unblock_signals()
         for fd in (1, 2):
             os.dup2(log_fd, fd)  # print() goes to the storlet's log too
         if not readable(call_fd):  # no call waiting yet: time to spare
             _warm_up(storlet[1])
-        invocation = _receive_call(call_fd, log_fd)
-        if invocation is None:
-            code = SPARE_UNUSED
-            return
-        set_name(name)
-        _mark_for_oom_killer()
-        if scratch_dir is not None:
-            _enter_scratch(scratch_dir, invocation)
-        code = run_storlet(storlet, invocation, error_fd)
+        calls = 0
+        while True:
+            invocation = _receive_call(call_fd, log_fd)
+            if invocation is None:
+                code = SPARE_UNUSED
+                return
+            set_name(name)
+            _mark_for_oom_killer()
+            if scratch_dir is not None:
+                _enter_scratch(scratch_dir, invocation)
+            code = run_storlet(storlet, invocation, error_fd)
+            calls += 1
+            if code != WORKER_OK or reuse_fd is None \
+                    or calls >= limits.calls_per_worker:
+                return
+            next_call = _ask_for_next_call(own, reuse_fd)
+            if next_call is None:
+                return
+            call_fd, scratch_dir = next_call
     except BaseException as err:
         try:
             _report(error_fd, 'Storlet process failed: %s' % one_line(err))
         except BaseException:
             pass
     finally:
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()  # what the storlet printed
-            except BaseException:
-                pass
+        _flush_output()
         os._exit(code)
+
+
+def _flush_output():
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()  # what the storlet printed
+        except BaseException:
+            pass
+
+
+def _ask_for_next_call(own, reuse_fd):
+    """After a call that went well: tell the supervisor, and wait for the
+    next call's socket and scratch directory; None if there is none.
+
+    Whatever the call left open is closed first, and its scratch directory
+    left (the supervisor removes it). The supervisor decides whether this
+    process may serve again: it does not rely on anything a storlet could
+    have changed here (it checks threads and processes itself).
+    """
+    _flush_output()
+    close_fds_except(own)
+    os.chdir('/')
+    set_name(SPARE_NAME)
+    with socket.socket(fileno=os.dup(reuse_fd)) as sock:
+        sock.setblocking(True)
+        try:
+            channel.send_message(sock, {'cmd': 'done'})
+            message, fds = channel.recv_message(sock)
+        except (OSError, ProtocolError):
+            return None
+    # Idle again: no storlet of another call may ptrace us while we wait.
+    set_dumpable(False)
+    if message.get('cmd') != 'next' or len(fds) != 1:
+        channel.close_all(fds)
+        return None
+    return fds[0], message.get('scratch')
 
 
 def readable(fd):
@@ -139,14 +186,18 @@ def _warm_up(main):
 
 
 def _receive_call(call_fd, log_fd):
-    """Wait for the hand-off; the Invocation, or None if there is none."""
+    """Wait for the hand-off; the Invocation, or None if there is none.
+
+    The call's logger gets a copy of the log pipe: it closes it at the end
+    of the call, and the pipe must stay for the next one.
+    """
     with socket.socket(fileno=call_fd) as sock:
         sock.setblocking(True)
         try:
             message, fds = channel.recv_message(sock)
         except (OSError, ProtocolError):
             return None
-    return Invocation.from_worker_message(message, fds, log_fd)
+    return Invocation.from_worker_message(message, fds, os.dup(log_fd))
 
 
 def _enter_scratch(path, invocation):

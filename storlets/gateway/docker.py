@@ -85,7 +85,8 @@ def container_name(scope, node_name=''):
 ACCOUNT_OPTIONS = ('sandbox_image', 'sandbox_idle_timeout',
                    'container_mem_limit', 'container_pids_limit',
                    'container_cpus', 'container_tmpfs_size',
-                   'max_java_daemons', 'java_threads', 'max_scratch_mb')
+                   'max_java_daemons', 'java_threads', 'max_scratch_mb',
+                   'calls_per_worker')
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,10 @@ class DockerGatewayConfig:
     #: MiB a call's scratch directory (in the tmpfs /tmp) may hold; 0: not
     #: measured (the tmpfs size still bounds the sandbox)
     max_scratch_mb: int = 32
+    #: calls one Python worker process serves in turn (same storlet
+    #: version, same account) before a fresh one replaces it; 1: a fresh
+    #: process for every call
+    calls_per_worker: int = 100
     max_java_daemons: int = 4
     java_threads: int = 16
     cache_ttl: float = 600.0
@@ -123,7 +128,7 @@ class DockerGatewayConfig:
                'max_containers_per_node', 'sandbox_user',
                'container_mem_limit', 'container_pids_limit',
                'container_cpus', 'container_tmpfs_size', 'max_scratch_mb',
-               'max_java_daemons', 'java_threads', 'cache_ttl',
+               'calls_per_worker', 'max_java_daemons', 'java_threads', 'cache_ttl',
                'cache_collect_interval', 'cache_max_versions',
                'cache_max_mb')
 
@@ -146,6 +151,8 @@ class DockerGatewayConfig:
             raise ValueError('container limits must be positive')
         if config.max_scratch_mb < 0:
             raise ValueError('max_scratch_mb must be >= 0')
+        if config.calls_per_worker < 1:
+            raise ValueError('calls_per_worker must be >= 1')
         if config.max_java_daemons < 0 or config.java_threads < 1:
             raise ValueError('max_java_daemons must be >= 0 and '
                              'java_threads >= 1')
@@ -219,7 +226,8 @@ def container_run_kwargs(conf, scope):
             max_java_daemons=conf.max_java_daemons,
             java_threads=conf.java_threads,
             scratch_root=layout.TMP_DIR,
-            max_scratch_size=conf.max_scratch_mb * 1024 * 1024),
+            max_scratch_size=conf.max_scratch_mb * 1024 * 1024,
+            calls_per_worker=conf.calls_per_worker),
     )
 
 

@@ -87,10 +87,12 @@ def test_limits_are_configurable(tmp_path):
     conf = DockerGatewayConfig.from_conf({
         'host_root': str(tmp_path), 'container_mem_limit': '1g',
         'container_pids_limit': '64', 'container_cpus': '0.5',
-        'container_tmpfs_size': '8m', 'max_scratch_mb': '2'})
+        'container_tmpfs_size': '8m', 'max_scratch_mb': '2',
+        'calls_per_worker': '7'})
     kw = container_run_kwargs(conf, 'abc')
-    assert kw['entrypoint'][-2:] == ['--max-scratch-size',
-                                     str(2 * 1024 * 1024)]
+    assert kw['entrypoint'][-4:] == ['--max-scratch-size',
+                                     str(2 * 1024 * 1024),
+                                     '--calls-per-worker', '7']
     assert kw['mem_limit'] == '1g'
     assert kw['pids_limit'] == 64
     assert kw['nano_cpus'] == 5 * 10 ** 8
@@ -121,7 +123,8 @@ def test_ensure_sandbox_starts_container_then_times_out_without_factory(
                                 '--max-java-daemons', '4',
                                 '--java-threads', '16',
                                 '--scratch-root', '/tmp',
-                                '--max-scratch-size', str(32 * 1024 * 1024)]
+                                '--max-scratch-size', str(32 * 1024 * 1024),
+                                '--calls-per-worker', '100']
     assert kw['environment']['PYTHONPATH'] == '/opt/storlets'
     assert os.path.isdir(os.path.join(str(tmp_path), 'run', scope))
 
@@ -171,7 +174,8 @@ def test_per_account_overrides(tmp_path):
 @pytest.mark.parametrize('conf', [
     {'storlet_timeout': '0'}, {'container_pids_limit': '-1'},
     {'container_cpus': 'lots'}, {'max_containers_per_node': 'x'},
-    {'max_scratch_mb': '-1'}, {'node_name': 'a b'}, {'node_name': '-x'},
+    {'max_scratch_mb': '-1'}, {'calls_per_worker': '0'},
+    {'node_name': 'a b'}, {'node_name': '-x'},
     {'node_name': 'n/1'}, {'node_name': 'x' * 33}])
 def test_bad_gateway_options_fail_at_load(tmp_path, conf):
     with pytest.raises(ValueError):

@@ -28,7 +28,7 @@ REPO = os.path.abspath(os.path.join(os.path.dirname(__file__),
                                     '..', '..', '..'))
 
 STORLETS = textwrap.dedent('''
-    import json, os, signal, subprocess, time
+    import json, os, signal, socket, struct, subprocess, time
 
     class Echo:
         """Main input's metadata plus a count; output: every input in turn."""
@@ -52,7 +52,9 @@ STORLETS = textwrap.dedent('''
             out_files[0].write(json.dumps(params))
 
     class Fds:
-        """Output: {fd: what it is} for every descriptor of the worker.
+        """Output: {fd: what it is} for every descriptor of the worker; a
+        socket's entry ends with " peer=<pid of the process at the other
+        end>" and " parent=<pid>" names the worker's parent.
 
         With params['release'], first waits for that file to exist.
         """
@@ -67,7 +69,12 @@ STORLETS = textwrap.dedent('''
                 try:
                     fds[name] = os.readlink('/proc/self/fd/' + name)
                 except OSError:  # the directory listing itself
-                    pass
+                    continue
+                if fds[name].startswith('socket:'):
+                    with socket.socket(fileno=os.dup(int(name))) as sock:
+                        pid = struct.unpack('3i', sock.getsockopt(
+                            socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[0]
+                    fds[name] += ' peer=%d parent=%d' % (pid, os.getppid())
             out_files[0].set_metadata({})
             out_files[0].write(json.dumps(fds))
 

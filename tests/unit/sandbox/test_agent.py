@@ -105,9 +105,14 @@ def test_worker_holds_only_its_descriptors(agent, tmp_path):
         idle.connect(daemon_sock)
         result = agent.execute(daemon_sock)
     targets = json.loads(result.output)
-    assert not [t for t in targets.values() if t.startswith('socket:')]
-    # stdin/out/err, the four invocation fds and the error pipe.
-    assert len(targets) == 3 + 4 + 1, targets
+    # Its only socket: the one to its supervisor (to serve again).
+    sockets = [t.split()[1:] for t in targets.values()
+               if t.startswith('socket:')]
+    assert len(sockets) == 1 and sockets[0][0][len('peer='):] == \
+        sockets[0][1][len('parent='):], targets
+    # stdin/out/err, the four invocation fds, its log and error pipes,
+    # that socket.
+    assert len(targets) == 3 + 4 + 2 + 1, targets
     release.touch()
     read_until_eof([meta_r, out_r], time.monotonic() + 5)
     with conn:
