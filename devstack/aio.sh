@@ -73,7 +73,7 @@ JAVA_APT_PACKAGES=(default-jdk-headless gcc libc6-dev)
 CUSTOM_IMAGE_ACCOUNT=AUTH_test4
 CUSTOM_IMAGE_PACKAGES=jq
 # mypy (pinned: a new release may check more) type-checks in the unit tests.
-PIP_PACKAGES=(swift python-swiftclient pytest hypothesis boto3 mypy==2.4.1)
+PIP_PACKAGES=(swift python-swiftclient pytest hypothesis boto3 mypy==2.4.1 matplotlib)
 # shellcheck source=devstack/lib/keystone.sh
 . "$HERE/lib/keystone.sh"
 APT_PACKAGES+=("${KEYSTONE_APT_PACKAGES[@]}")

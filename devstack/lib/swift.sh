@@ -348,6 +348,11 @@ cache_collect_interval = 2
 [account:AUTH_idletest]
 sandbox_idle_timeout = 3
 
+# Every call in a fresh worker (no worker reuse): the worker reuse tests and
+# the benchmark's "fresh" rows.
+[account:AUTH_freshworkers]
+calls_per_worker = 1
+
 # An operator image with extra packages for one account only.
 [account:$4]
 sandbox_image = $5

@@ -263,9 +263,10 @@ class StorletDaemon(DaemonSocket):
             for pair in list(self.pairs.values()):
                 if pair.busy:
                     self._read_pair(pair)
-        # Idle the longest first: its next worker is the likeliest ready.
+        # Idle the shortest first (last in, first out): a few pairs stay
+        # busy and the pairs a burst forked beyond them idle out.
         for pair in sorted((p for p in self.pairs.values() if p.ready()),
-                           key=lambda p: p.idle_since):
+                           key=lambda p: -p.idle_since):
             try:
                 pair.hand(invocation, conn, True, deadline)
                 return pair

@@ -7,12 +7,20 @@ machine is noisy: compare the columns, not runs.
     /opt/storlets/venv/bin/python -m tests.bench.bench            # default set
     /opt/storlets/venv/bin/python -m tests.bench.bench --huge      # + 1 GiB
     /opt/storlets/venv/bin/python -m tests.bench.bench --quick     # smoke run
+    /opt/storlets/venv/bin/python -m tests.bench.bench --scale \
+        --chart docs/images/concurrency.png          # + scale.py's tables
 
 Rows: 1 KiB GET latency (p50/p99, added ms), GET and PUT throughput (MB/s,
 ratio), cold start of a fresh account's sandbox (p50), concurrent 1 KiB GETs
 (req/s, errors), peak RSS of the servers and the sandbox during the largest
 GET. The storlet is identity with 64 KiB reads and writes
 (tests/functional/storlets/identity.py), so the engine is what is measured.
+
+Two worker modes: the main rows use the default, which the docs recommend
+for production (a warm worker serves up to ``calls_per_worker`` = 100 calls
+of its storlet in turn); the ``fresh:`` rows run in AUTH_freshworkers, which
+the all-in-one configures with ``calls_per_worker = 1`` (a new worker
+process per call).
 """
 import argparse
 from concurrent.futures import ThreadPoolExecutor
@@ -27,6 +35,7 @@ import docker
 import swiftclient
 
 from storlets.gateway.docker import container_name, scope_of
+from tests.bench import scale
 from tests.soak.soak import _rss_kib, server_processes
 
 #: the storage node object-side GETs run on (the proxies read it first)
@@ -38,17 +47,48 @@ STORLET = {'X-Run-Storlet': 'bench_identity.py'}
 MB = 1024 * 1024
 
 
-def storlet_headers():
+#: the account whose sandbox runs every call in a fresh worker process
+FRESH_ACCOUNT = 'AUTH_freshworkers'
+
+
+def storlet_headers(main='bench_identity.IdentityStorlet'):
     return {'X-Object-Meta-Storlet-Language': 'Python',
             'X-Object-Meta-Storlet-Interface-Version': '1.0',
             'X-Object-Meta-Storlet-Object-Metadata': 'no',
-            'X-Object-Meta-Storlet-Main': 'bench_identity.IdentityStorlet'}
+            'X-Object-Meta-Storlet-Main': main}
+
+
+def identity_source():
+    with open(IDENTITY, 'rb') as f:
+        return f.read()
+
+
+def admin_base():
+    """(storage URL base without the account, reseller admin token)"""
+    url, token = swiftclient.get_auth(AUTH, 'admin:admin', 'admin')
+    return url.rsplit('/', 1)[0], token
+
+
+def fresh_client():
+    """A Client of FRESH_ACCOUNT with the identity storlet and c/o1024."""
+    base, token = admin_base()
+    conn = swiftclient.Connection(
+        preauthurl='%s/%s' % (base, FRESH_ACCOUNT), preauthtoken=token,
+        retries=0)
+    conn.post_account({'X-Account-Meta-Storlet-Enabled': 'true'})
+    conn.put_container('storlet')
+    conn.put_container('c')
+    conn.put_object('storlet', 'bench_identity.py', identity_source(),
+                    headers=storlet_headers())
+    conn.put_object('c', 'o1024', b'x' * 1024)
+    return Client('%s/%s' % (base, FRESH_ACCOUNT), token)
 
 
 class Client:
     """One keep-alive connection per thread; returns (seconds, status)."""
 
     def __init__(self, url, token):
+        self.url = url
         self.host = url.split('/')[2]
         self.base = '/' + url.split('/', 3)[3]
         self.token = token
@@ -156,10 +196,8 @@ def concurrent_gets(client, path, clients, seconds):
 
 def cold_starts(n):
     """First invocation of a fresh storlet in accounts with no sandbox."""
-    url, token = swiftclient.get_auth(AUTH, 'admin:admin', 'admin')
-    base = url.rsplit('/', 1)[0]
-    with open(IDENTITY, 'rb') as f:
-        source = f.read()
+    base, token = admin_base()
+    source = identity_source()
     times = []
     dock = docker.from_env()
     for i in range(n):
@@ -224,16 +262,20 @@ class PeakRSS:
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--quick', action='store_true')
-    parser.add_argument('--huge', action='store_true', help='add 1 GiB')
+    parser.add_argument('--huge', action='store_true',
+                        help='add 1 GiB (and 10 GiB to --scale)')
+    parser.add_argument('--scale', action='store_true',
+                        help="add scale.py's tables")
+    parser.add_argument('--chart', metavar='PNG',
+                        help='with --scale: draw the concurrency table')
     args = parser.parse_args(argv)
     n_lat, reps, conc_s, n_cold = (40, 1, 2, 2) if args.quick else \
         (400, 3, 10, 5)
     conn = swiftclient.Connection(AUTH, os.environ.get('ST_USER',
                                                        'test:tester'),
                                   os.environ.get('ST_KEY', 'testing'))
-    with open(IDENTITY, 'rb') as f:
-        conn.put_object('storlet', 'bench_identity.py', f.read(),
-                        headers=storlet_headers())
+    conn.put_object('storlet', 'bench_identity.py', identity_source(),
+                    headers=storlet_headers())
     container = 'bench'
     conn.put_container(container)
     url, token = conn.get_auth()
@@ -276,6 +318,18 @@ def main(argv=None):
                      r['storlet'][0], '%.0f%%, errors %d/%d' % (
                          100 * r['storlet'][0] / r['plain'][0],
                          r['plain'][1], r['storlet'][1])))
+    fresh = fresh_client()
+    for _ in range(20):
+        fresh.request('GET', 'c/o1024', STORLET)
+    plain, storlet = latency(fresh, 'c/o1024', n_lat)
+    rows.append(('fresh: GET 1 KiB p50 ms', pct(plain, 50) * 1e3,
+                 pct(storlet, 50) * 1e3, '+%.2f ms' % (
+                     (pct(storlet, 50) - pct(plain, 50)) * 1e3)))
+    r = concurrent_gets(fresh, 'c/o1024', 32, conc_s)
+    rows.append(('fresh: 32 clients req/s', r['plain'][0], r['storlet'][0],
+                 '%.0f%%, errors %d/%d' % (
+                     100 * r['storlet'][0] / r['plain'][0], r['plain'][1],
+                     r['storlet'][1])))
     cold = cold_starts(n_cold)
     rows.append(('cold start ms (p50 of %d)' % n_cold, float('nan'),
                  statistics.median(cold) * 1e3,
@@ -288,6 +342,50 @@ def main(argv=None):
     print('peak RSS MiB during the %d MiB GETs: %s' % (
         max(sizes) // MB, ', '.join('%s %.0f' % kv for kv in
                                     sorted(peak.peak.items()))))
+    if args.scale:
+        run_scale(args, client, container, conc_s)
+
+
+def run_scale(args, client, container, seconds):
+    quick = args.quick
+    table = scale.concurrency(client, '%s/o1024' % container, STORLET,
+                              [1, 2, 4, 8, 16, 32, 64],
+                              seconds / 2 if quick else 5)
+    if args.chart:
+        scale.draw(table, args.chart)
+    base, token = admin_base()
+
+    def deploy_identity(conn):
+        conn.put_object('storlet', 'bench_identity.py', identity_source(),
+                        headers=storlet_headers())
+    scale.live_sandboxes(base, token, lambda url: Client(url, token),
+                         deploy_identity, STORLET, BENCH_NODE,
+                         (1, 10) if quick else (1, 10, 50),
+                         50 if quick else 200)
+    conn = swiftclient.Connection(preauthurl=client.url,
+                                  preauthtoken=client.token, retries=0)
+
+    def deploy_named(name):
+        # the same code under another name and main module: its own daemon
+        conn.put_object('storlet', name, identity_source(),
+                        headers=storlet_headers(
+                            '%s.IdentityStorlet' % name[:-3]))
+        return name
+    scale.storlets_per_account(
+        client, container, deploy_named,
+        lambda name: {'X-Run-Storlet': name}, scope_of('AUTH_test'),
+        BENCH_NODE, (1, 10) if quick else (1, 10, 50), 50 if quick else 200)
+
+    def put_object(path, size):
+        _, status, _ = client.request('PUT', path,
+                                      {'Content-Length': str(size)},
+                                      iter(Body(size)))
+        assert status == 201, status
+    sizes = [1024, MB, 100 * MB, 1024 * MB] + (
+        [10 * 1024 * MB] if args.huge else [])
+    scale.object_sizes(client, container, STORLET,
+                       sizes[:2] if quick else sizes, put_object,
+                       lambda: PeakRSS(scope_of('AUTH_test')))
 
 
 if __name__ == '__main__':

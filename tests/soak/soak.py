@@ -25,6 +25,10 @@ import docker
 import swiftclient
 
 PID_DIR = '/var/run/storlets-aio'
+#: Seconds the load's extra sandbox processes may take to go: a burst grows
+#: a storlet's pool of warm workers, and the pairs beyond its spares retire
+#: after 10 idle seconds (the agent's daemon.EXTRA_PAIR_IDLE).
+SETTLE_SECONDS = 25
 AUTH = os.environ.get('ST_AUTH', 'http://127.0.0.1:8080/auth/v1.0')
 
 
@@ -170,9 +174,33 @@ def soak(count, concurrency, container='soak'):
         list(pool.map(one, range(count)))
     wall = time.monotonic() - started
     invoker.close()
-    time.sleep(1)   # let servers settle (close idle connections)
-    after = snapshot()
+    after = settled(before)
     return report(count, concurrency, wall, latencies, errors, before, after)
+
+
+def growing(before, after):
+    """Names of what has more processes or descriptors than before."""
+    grew = []
+    for name in sorted(set(before) | set(after)):
+        b, a = before.get(name, {}), after.get(name, {})
+        if a.get('procs', 0) > b.get('procs', 0) or \
+                a.get('fds', 0) > b.get('fds', 0) + 8:
+            grew.append(name)
+    if after['sandboxes']['containers'] > before['sandboxes']['containers']:
+        grew.append('containers')
+    return grew
+
+
+def settled(before):
+    """A snapshot once nothing has grown since ``before``, or the last one
+    taken within SETTLE_SECONDS (servers close idle connections, pools
+    shrink back)."""
+    deadline = time.monotonic() + SETTLE_SECONDS
+    while True:
+        time.sleep(1)
+        after = snapshot()
+        if not growing(before, after) or time.monotonic() >= deadline:
+            return after
 
 
 def report(count, concurrency, wall, latencies, errors, before, after):
@@ -189,21 +217,16 @@ def report(count, concurrency, wall, latencies, errors, before, after):
         statistics.mean(latencies) * 1000))
     print('%-24s %14s %14s %18s' % ('process', 'procs b/a', 'fds b/a',
                                     'rss MiB b/a'))
-    growing = []
     for name in sorted(set(before) | set(after)):
         b, a = before.get(name, {}), after.get(name, {})
         print('%-24s %6s/%-7s %6s/%-7s %8s/%-9s' % (
             name, b.get('procs'), a.get('procs'), b.get('fds'), a.get('fds'),
             b.get('rss_mib'), a.get('rss_mib')))
-        if a.get('procs', 0) > b.get('procs', 0) or \
-                a.get('fds', 0) > b.get('fds', 0) + 8:
-            growing.append(name)
     print('sandbox containers before/after: %s/%s' % (
         before['sandboxes']['containers'], after['sandboxes']['containers']))
-    if after['sandboxes']['containers'] > before['sandboxes']['containers']:
-        growing.append('containers')
-    print('growing: %s' % (', '.join(growing) or 'nothing'))
-    return not errors and not growing
+    grew = growing(before, after)
+    print('growing: %s' % (', '.join(grew) or 'nothing'))
+    return not errors and not grew
 
 
 def main(argv=None):
