@@ -17,7 +17,7 @@ from tests.functional.conftest import (
     ENABLED, admin_in, deploy, storlet_get)
 
 STORLET = 'functest_worker_state.py'
-MAIN = 'worker_state.WorkerStateStorlet'
+MAIN = 'functest_worker_state.WorkerStateStorlet'
 CALLS = 30
 
 
@@ -25,8 +25,9 @@ def states(conn, container, count, **params):
     """Run the storlet ``count`` times in turn; its reports, in order."""
     reports = []
     for _ in range(count):
+        query = '&'.join('%s=%s' % item for item in params.items())
         _headers, body = storlet_get(conn, container, 'o', STORLET,
-                                     query=params or None)
+                                     query=query or None)
         reports.append(json.loads(body))
     return reports
 
