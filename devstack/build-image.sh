@@ -305,7 +305,7 @@ build_sandbox() {
         log "building sandbox image $tag (docker build, a few seconds)..."
         # The classic builder: it uses the local base image without asking a registry.
         if ! DOCKER_BUILDKIT=0 run_long "$BUILD_LOG" "docker build $tag" \
-            docker build --build-arg "BASE=$base" -t "$tag" "$ctx"; then
+            docker build --network none --build-arg "BASE=$base" -t "$tag" "$ctx"; then
             die "docker build failed (full log: $BUILD_LOG)"
         fi
     fi

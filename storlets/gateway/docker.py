@@ -395,7 +395,7 @@ class DockerStorletGateway(Gateway):
                     continue
             if self._ping(factory):
                 return
-            eventlet.sleep(0.02)
+            eventlet.sleep(0.005)
         if busy is not None:
             raise busy
         raise SandboxError('Sandbox %s did not start within %ss'

@@ -85,3 +85,7 @@ def test_the_dockerfile_copies_the_agent_and_starts_nothing():
                  if line.strip() and not line.startswith('#')]
     assert ['COPY', 'agent/', layout.AGENT_ROOT + '/'] in lines
     assert not [line for line in lines if line[0] in ('ENTRYPOINT', 'CMD')]
+    # the agent's bytecode is in the image: a read-only sandbox cannot
+    # write it, and compiling at every start would slow every cold start
+    assert ['RUN', 'python3', '-m', 'compileall', '-q', '--invalidation-mode',
+            'checked-hash', layout.AGENT_ROOT] in lines
