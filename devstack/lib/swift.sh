@@ -344,6 +344,8 @@ max_containers_per_node = 6
 sandbox_start_timeout = 10
 # Collect the code cache often, so the cache tests see it within seconds.
 cache_collect_interval = 2
+# One sandbox started ahead of any account: a cold start claims it.
+spare_sandboxes = 1
 
 [account:AUTH_idletest]
 sandbox_idle_timeout = 3

@@ -26,7 +26,8 @@ SIGKILL after QUIT_GRACE more; exit 0 once all are reaped.
 
 Idle exit: with no daemon, no connection and no request for
 ``idle_timeout`` seconds, the factory shuts down the same way (exit 0), so
-an unused sandbox container stops by itself. A daemon serving calls keeps
+an unused sandbox container stops by itself. ``claim`` (the gateway's, when
+a spare sandbox becomes an account's) sets a new ``idle_timeout``. A daemon serving calls keeps
 the factory up; daemons have their own ``daemon_idle_timeout``.
 
 The factory is a child subreaper: when a daemon dies, whatever it left
@@ -194,6 +195,7 @@ class DaemonFactory(ServeLoop):
             'start_daemon': self.handle_start_daemon,
             'stop_daemon': self.handle_stop_daemon,
             'status': self.handle_status,
+            'claim': self.handle_claim,
         }
 
     def run(self):
@@ -333,6 +335,17 @@ class DaemonFactory(ServeLoop):
         return {'ok': True, 'daemons': {
             d.key: {'name': d.name, 'pid': d.pid}
             for d in self.daemons.values() if d.state == READY}}
+
+    def handle_claim(self, message, conn):
+        """A spare sandbox becomes an account's: from now on it idles out
+        after ``idle_timeout`` seconds without daemons (a spare waits
+        longer, for an account to claim it)."""
+        timeout = message.get('idle_timeout')
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) \
+                or not timeout > 0:
+            raise RequestError('Invalid idle_timeout: %r' % (timeout,))
+        self.idle_timeout = float(timeout)
+        return {'ok': True}
 
     def handle_stop_daemon(self, message, conn):
         key = message.get('key')

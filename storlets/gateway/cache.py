@@ -160,7 +160,9 @@ class CodeCache:
         found = set()
         for root in (self.root, self.versions_root):
             try:
-                found.update(os.listdir(root))
+                # not the spare sandboxes' directories (.spare-<id>)
+                found.update(n for n in os.listdir(root)
+                             if not n.startswith('.'))
             except FileNotFoundError:
                 pass
         return found

@@ -12,6 +12,7 @@ Host layout under ``host_root`` (default ``/var/lib/storlets``)::
                               /var/lib/storlets
     run/<scope>/              sockets, mounted at /run/storlets
     usage/<scope>             its mtime: the scope's last call (for LRU)
+    cache/.spare-<id>, run/.spare-<id>   a spare sandbox's, until claimed
     versions/<scope>/<key>    a cached version's name and last use
     locks/.node, locks/<scope>, trash/   see ``locks`` and ``cache``
 
@@ -33,6 +34,20 @@ sandbox, unused for ``cache_ttl`` seconds and not locked by a call.
 ``scope`` is a hash of the whole account name, so two accounts never share a
 sandbox, a cache or a socket.
 
+Spare sandboxes (``spare_sandboxes``, 0 by default): the node keeps that many
+sandboxes started ahead of any account, named ``storlets-<node>-spare-<id>``
+with their directories at ``cache/.spare-<id>`` and ``run/.spare-<id>``
+(empty). An account with the default options and no sandbox claims one
+instead of starting a container: under its scope lock (exclusively: no call
+of the account in flight) and the node lock, its old directories go to the
+trash (its code is fetched again), the spare's are renamed to the account's
+(a bind mount follows the directory, not its name), the container is
+renamed ``storlets-<node>-<scope>`` and its factory told the account's idle
+timeout. A spare is claimed once, never shared, and its code directory was
+empty: it holds only the claiming account's code, like any sandbox. A
+green thread starts a new spare when fewer are alive; spares never evict an
+account's sandbox, and are the first to go when a cold start needs room.
+
 ``node_name`` names the Swift node this gateway serves. Nodes that share one
 dockerd (several storage nodes on one host, as in the all-in-one) must each
 have their own ``node_name`` and ``host_root``: a node's sandboxes are
@@ -44,6 +59,7 @@ import hashlib
 import os
 import re
 import time
+import uuid
 from dataclasses import dataclass, fields
 
 import docker
@@ -62,6 +78,13 @@ from storlets.sbus.protocol import ProtocolError
 LABEL = 'managed_by'
 LABEL_VALUE = 'storlets'
 NODE_LABEL = 'storlets.node'
+SCOPE_LABEL = 'storlets.scope'
+#: a spare sandbox's id (it keeps the label once claimed, and its scope
+#: label stays empty: its name tells whose it is)
+SPARE_LABEL = 'storlets.spare'
+SPARE_PREFIX = 'spare-'
+#: Seconds between two checks (per gateway) that the node has its spares.
+SPARE_CHECK_INTERVAL = 5.0
 #: What a ``node_name`` may be: a part of a Docker container name.
 NODE_NAME = re.compile(r'^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,31}$')
 #: Seconds a cold start waits for a sandbox to become evictable when the
@@ -122,6 +145,8 @@ class DockerGatewayConfig:
     cache_collect_interval: float = 60.0
     cache_max_versions: int = 50
     cache_max_mb: int = 1024
+    #: sandboxes kept started ahead of any account, claimed at a cold start
+    spare_sandboxes: int = 0
 
     OPTIONS = ('host_root', 'node_name', 'sandbox_image', 'storlet_timeout',
                'sandbox_start_timeout', 'sandbox_idle_timeout',
@@ -130,7 +155,7 @@ class DockerGatewayConfig:
                'container_cpus', 'container_tmpfs_size', 'max_scratch_mb',
                'calls_per_worker', 'max_java_daemons', 'java_threads', 'cache_ttl',
                'cache_collect_interval', 'cache_max_versions',
-               'cache_max_mb')
+               'cache_max_mb', 'spare_sandboxes')
 
     @classmethod
     def from_conf(cls, conf):
@@ -159,6 +184,8 @@ class DockerGatewayConfig:
         if config.cache_ttl <= 0 or config.cache_collect_interval <= 0:
             raise ValueError('cache_ttl and cache_collect_interval must be '
                              'positive')
+        if config.spare_sandboxes < 0:
+            raise ValueError('spare_sandboxes must be >= 0')
         if config.cache_max_versions < 0 or config.cache_max_mb < 0:
             raise ValueError('cache_max_versions and cache_max_mb must be '
                              '>= 0')
@@ -185,12 +212,24 @@ class DockerGatewayConfig:
         return int(uid), int(gid or uid)
 
 
-def container_run_kwargs(conf, scope):
-    """The ``containers.run`` arguments of a scope's sandbox (hardened)."""
+def spare_dir_name(spare):
+    """The name of a spare's directories under cache/ and run/."""
+    return '.' + SPARE_PREFIX + spare
+
+
+def container_run_kwargs(conf, scope, spare=None):
+    """The ``containers.run`` arguments of a scope's sandbox (hardened), or
+    with ``spare`` (an id) and no scope, of a spare sandbox."""
     uid, gid = conf.uid_gid
+    dirs = scope if spare is None else spare_dir_name(spare)
+    labels = {LABEL: LABEL_VALUE, SCOPE_LABEL: scope or '',
+              NODE_LABEL: conf.node_name}
+    if spare is not None:
+        labels[SPARE_LABEL] = spare
     return dict(
         image=conf.sandbox_image,
-        name=container_name(scope, conf.node_name),
+        name=container_name(scope if spare is None else SPARE_PREFIX + spare,
+                            conf.node_name),
         detach=True,
         init=True,
         user='%d:%d' % (uid, gid),
@@ -207,13 +246,12 @@ def container_run_kwargs(conf, scope):
         ipc_mode='private',
         mounts=[
             Mount(layout.CODE_DIR,
-                  os.path.join(conf.host_root, 'cache', scope),
+                  os.path.join(conf.host_root, 'cache', dirs),
                   type='bind', read_only=True),
-            Mount(layout.RUN_DIR, os.path.join(conf.host_root, 'run', scope),
+            Mount(layout.RUN_DIR, os.path.join(conf.host_root, 'run', dirs),
                   type='bind', read_only=False),
         ],
-        labels={LABEL: LABEL_VALUE, 'storlets.scope': scope,
-                NODE_LABEL: conf.node_name},
+        labels=labels,
         auto_remove=True,
         environment={'PYTHONPATH': layout.AGENT_ROOT,
                      'PYTHONDONTWRITEBYTECODE': '1', 'PYTHONUNBUFFERED': '1'},
@@ -222,13 +260,20 @@ def container_run_kwargs(conf, scope):
         # call gets a private scratch directory under the tmpfs.
         entrypoint=layout.agent_command(
             daemon_idle_timeout=conf.sandbox_idle_timeout,
-            idle_timeout=min(30.0, conf.sandbox_idle_timeout),
+            # a spare waits for an account longer; claim() sets this one
+            idle_timeout=(factory_idle_timeout(conf) if spare is None
+                          else conf.sandbox_idle_timeout),
             max_java_daemons=conf.max_java_daemons,
             java_threads=conf.java_threads,
             scratch_root=layout.TMP_DIR,
             max_scratch_size=conf.max_scratch_mb * 1024 * 1024,
             calls_per_worker=conf.calls_per_worker),
     )
+
+
+def factory_idle_timeout(conf):
+    """Seconds an account's factory stays up after its last daemon."""
+    return min(30.0, conf.sandbox_idle_timeout)
 
 
 class DockerStorletGateway(Gateway):
@@ -251,6 +296,8 @@ class DockerStorletGateway(Gateway):
         self._last_touch = {}
         self._next_collection = 0.0
         self._collector = None
+        self._next_spare_check = 0.0
+        self._spare_filler = None
 
     @property
     def client(self):
@@ -288,6 +335,10 @@ class DockerStorletGateway(Gateway):
             raise StorletRuntimeError(
                 'Unsupported storlet language: %s' % storlet.language)
         self._maybe_collect()
+        if self.config.spare_sandboxes:
+            self._maybe_fill_spares()
+            if self.config_for(invocation.account) is self.config:
+                self._claim_spare_if_cold(scope)
         # The scope first, then the version: the order every locker keeps.
         in_flight = locks.acquire(self.lock_file(scope),
                                   timeout=self.config.sandbox_start_timeout)
@@ -433,6 +484,22 @@ class DockerStorletGateway(Gateway):
         finally:
             node.release()
 
+    def _scope_of(self, container):
+        """The scope whose sandbox ``container`` is; None for a spare."""
+        scope = container.labels.get(SCOPE_LABEL)
+        if scope:
+            return scope
+        prefix = container_name('', self.config.node_name)
+        name = container.name or ''
+        if not name.startswith(prefix) or \
+                name[len(prefix):].startswith(SPARE_PREFIX):
+            return None
+        return name[len(prefix):]       # a claimed spare: renamed
+
+    def _is_spare(self, container):
+        return bool(container.labels.get(SPARE_LABEL)) and \
+            self._scope_of(container) is None
+
     def _running(self):
         """This node's running sandboxes (not other nodes' on the host)."""
         node = self.config.node_name
@@ -447,17 +514,23 @@ class DockerStorletGateway(Gateway):
         limit = self.config.max_containers_per_node
         if limit <= 0:
             return
-        others = [c for c in self._running()
-                  if c.labels.get('storlets.scope') != scope]
-        excess = len(others) + 1 - limit
+        running = self._running()
+        spares = [c for c in running if self._is_spare(c)]
+        others = [c for c in running if not self._is_spare(c)
+                  and self._scope_of(c) != scope]
+        excess = len(others) + len(spares) + 1 - limit
+        for spare in spares:     # no call, no account: the first to go
+            if excess <= 0:
+                return
+            self._remove(spare)
+            excess -= 1
         if excess <= 0:
             return
-        others.sort(key=lambda c: self._last_used(
-            c.labels.get('storlets.scope', '')))
+        others.sort(key=lambda c: self._last_used(self._scope_of(c)))
         for victim in others:
             if excess <= 0:
                 return
-            victim_scope = victim.labels.get('storlets.scope', '')
+            victim_scope = self._scope_of(victim)
             idle = locks.acquire(self.lock_file(victim_scope),
                                  exclusive=True, timeout=0)
             if idle is None:
@@ -466,10 +539,9 @@ class DockerStorletGateway(Gateway):
                 if self.logger:
                     self.logger.info('stopping sandbox %s: at most %d per '
                                      'node', victim.name, limit)
-                try:
-                    victim.remove(force=True)
-                except docker.errors.NotFound:
-                    pass
+                self._remove(victim)
+                # its factory had no time to unlink its sockets
+                self._clear_run_dir(victim_scope)
             excess -= 1
         if excess > 0:
             raise SandboxBusy('This node has too many active sandboxes '
@@ -481,14 +553,170 @@ class DockerStorletGateway(Gateway):
         except OSError:
             return 0.0
 
-    def _prepare_dirs(self, scope):
+    @staticmethod
+    def _remove(container):
+        try:
+            container.remove(force=True)
+        except docker.errors.NotFound:
+            pass
+
+    def _clear_run_dir(self, scope):
         run = self.run_dir(scope)
+        try:
+            for stale in os.listdir(run):
+                os.unlink(os.path.join(run, stale))
+        except FileNotFoundError:
+            pass
+
+    def _prepare_dirs(self, scope, run=None, code=None):
+        """A scope's (or a spare's) run and code directories, ready for a
+        new sandbox: the run directory empty and the sandbox user's."""
+        run = run or self.run_dir(scope)
         os.makedirs(run, mode=0o700, exist_ok=True)
-        os.makedirs(self.cache.scope_dir(scope), mode=0o755, exist_ok=True)
+        os.makedirs(code or self.cache.scope_dir(scope), mode=0o755,
+                    exist_ok=True)
         for stale in os.listdir(run):
             os.unlink(os.path.join(run, stale))
         if os.geteuid() == 0:
             os.chown(run, *self.config.uid_gid)
+
+    # -- spare sandboxes (see the module docstring) ---------------------------
+
+    def _spare_dirs(self, spare):
+        name = spare_dir_name(spare)
+        return (os.path.join(self.config.host_root, 'run', name),
+                self.cache.scope_dir(name))
+
+    def _spares_on_disk(self):
+        """Ids of the spares whose directories exist, live or not."""
+        try:
+            names = os.listdir(os.path.join(self.config.host_root, 'run'))
+        except FileNotFoundError:
+            return []
+        prefix = spare_dir_name('')
+        return [n[len(prefix):] for n in names if n.startswith(prefix)]
+
+    def _spare_alive(self, spare):
+        run, _ = self._spare_dirs(spare)
+        return self._ping(os.path.join(run, layout.FACTORY_SOCKET))
+
+    def _maybe_fill_spares(self):
+        """Spawn the spare filler at most every SPARE_CHECK_INTERVAL s."""
+        now = time.monotonic()
+        if now < self._next_spare_check:
+            return
+        self._next_spare_check = now + SPARE_CHECK_INTERVAL
+        if self._spare_filler is None or self._spare_filler.dead:
+            self._spare_filler = eventlet.spawn(self._fill_spares)
+
+    def _fill_spares(self):
+        """Start spares until the node has ``spare_sandboxes`` alive, never
+        beyond ``max_containers_per_node``; clean up after dead ones."""
+        conf = self.config
+        alive = [s for s in self._spares_on_disk() if self._spare_alive(s)]
+        if len(alive) >= conf.spare_sandboxes:
+            return
+        node = self.node_lock(timeout=conf.sandbox_start_timeout)
+        if node is None:
+            return
+        try:
+            running = self._running()
+            on_disk = set(self._spares_on_disk())
+            spares = 0
+            for box in running:
+                if not self._is_spare(box):
+                    continue
+                if box.labels[SPARE_LABEL] in on_disk:
+                    on_disk.discard(box.labels[SPARE_LABEL])
+                    spares += 1
+                else:
+                    self._remove(box)   # its directories are gone
+            for spare in on_disk:       # directories of a spare gone
+                for path in self._spare_dirs(spare):
+                    self.cache.to_trash(path)
+            room = (conf.max_containers_per_node - len(running)
+                    if conf.max_containers_per_node > 0 else
+                    conf.spare_sandboxes)
+            for _ in range(min(conf.spare_sandboxes - spares, room)):
+                spare = uuid.uuid4().hex[:12]
+                run, code = self._spare_dirs(spare)
+                self._prepare_dirs(None, run, code)
+                self.client.containers.run(
+                    **container_run_kwargs(conf, None, spare=spare))
+        except Exception:
+            if self.logger:
+                self.logger.exception('cannot start a spare sandbox')
+        finally:
+            node.release()
+
+    def _claim_spare_if_cold(self, scope):
+        """Make a live spare the scope's sandbox if the scope has none.
+
+        Cheap when the sandbox runs (one stat: its factory's socket is
+        there). Gives up, leaving the cold start as it was, whenever the
+        scope or the node is busy or no spare answers.
+        """
+        if os.path.exists(os.path.join(self.run_dir(scope),
+                                       layout.FACTORY_SOCKET)):
+            return
+        if not self._spares_on_disk():
+            return
+        alone = locks.acquire(self.lock_file(scope), exclusive=True,
+                              timeout=0)
+        if alone is None:
+            return              # a call of the scope in flight
+        try:
+            node = self.node_lock(timeout=self.config.sandbox_start_timeout)
+            if node is None:
+                return
+            try:
+                name = container_name(scope, self.config.node_name)
+                try:
+                    self.client.containers.get(name)
+                    return      # starting, stopping, or another's claim
+                except docker.errors.NotFound:
+                    pass
+                for spare in self._spares_on_disk():
+                    if self._spare_alive(spare) and \
+                            self._claim(spare, scope, name):
+                        self._next_spare_check = 0.0
+                        self._maybe_fill_spares()
+                        return
+            finally:
+                node.release()
+        finally:
+            alone.release()
+
+    def _claim(self, spare, scope, name):
+        """Make ``spare`` the scope's sandbox (scope and node locks held)."""
+        run, code = self._spare_dirs(spare)
+        try:
+            reply = channel.call(os.path.join(run, layout.FACTORY_SOCKET), {
+                'cmd': 'claim',
+                'idle_timeout': factory_idle_timeout(self.config)},
+                timeout=2)
+        except (OSError, TimeoutError, ProtocolError):
+            return False
+        if not reply.get('ok'):
+            return False
+        try:
+            self.client.api.rename(
+                container_name(SPARE_PREFIX + spare, self.config.node_name),
+                name)
+        except docker.errors.DockerException as err:
+            if self.logger:
+                self.logger.warning('cannot claim spare sandbox %s: %s',
+                                    spare, err)
+            return False
+        # The account's old code and sockets go; the spare's directories
+        # (mounted in its sandbox) take their names.
+        self.cache.remove_scope(scope)
+        self.cache.to_trash(self.run_dir(scope))
+        os.rename(code, self.cache.scope_dir(scope))
+        os.rename(run, self.run_dir(scope))
+        if self.logger:
+            self.logger.info('spare sandbox %s is now %s', spare, name)
+        return True
 
     @staticmethod
     def _ping(path):
@@ -571,8 +799,7 @@ class DockerStorletGateway(Gateway):
             return
         with node:
             # Sandboxes only start under the node lock: this list holds.
-            running = {c.labels.get('storlets.scope')
-                       for c in self._running()}
+            running = {self._scope_of(c) for c in self._running()}
             for scope in stale:
                 if scope in running:
                     continue

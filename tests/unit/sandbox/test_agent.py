@@ -337,6 +337,17 @@ def test_idle_daemon_exits_and_restarts(make_agent):
         'ok']
 
 
+def test_claim_sets_the_factorys_idle_timeout(make_agent):
+    # a spare sandbox waits long; once an account claims it, it idles out
+    # as that account's sandbox would
+    agent = make_agent('--idle-timeout', '600')
+    for bad in (0, -1, 'soon', True, None):
+        reply = agent.call({'cmd': 'claim', 'idle_timeout': bad})
+        assert not reply['ok'] and 'idle_timeout' in reply['error'], bad
+    assert agent.call({'cmd': 'claim', 'idle_timeout': 0.3}) == {'ok': True}
+    assert agent.proc.wait(timeout=5) == 0
+
+
 def test_other_python_version_is_execd(make_agent, tmp_path):
     python_dir = tmp_path / 'bin'
     python_dir.mkdir()
