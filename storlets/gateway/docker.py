@@ -710,10 +710,22 @@ class DockerStorletGateway(Gateway):
             return False
         # The account's old code and sockets go; the spare's directories
         # (mounted in its sandbox) take their names.
-        self.cache.remove_scope(scope)
-        self.cache.to_trash(self.run_dir(scope))
-        os.rename(code, self.cache.scope_dir(scope))
-        os.rename(run, self.run_dir(scope))
+        try:
+            self.cache.remove_scope(scope)
+            self.cache.to_trash(self.run_dir(scope))
+            os.rename(code, self.cache.scope_dir(scope))
+            os.rename(run, self.run_dir(scope))
+        except OSError as err:
+            # Half claimed: nobody's. The cold start goes on as without
+            # spares (it prepares the scope's directories again).
+            if self.logger:
+                self.logger.warning('cannot claim spare sandbox %s: %s',
+                                    spare, err)
+            try:
+                self._remove(self.client.containers.get(name))
+            except docker.errors.DockerException:
+                pass
+            return False
         if self.logger:
             self.logger.info('spare sandbox %s is now %s', spare, name)
         return True
